@@ -1,0 +1,416 @@
+"""The engine: grad mode, the Function node that records the graph, and the backward walk.
+
+A recorded graph is made of `Function` instances (the nodes). Each non-leaf Tensor points at
+the node that made it (`tensor._ctx`), and each node holds its inputs. Nothing points back from
+a node to its output Tensor, so a graph is freed by reference counting alone.
+
+Backward rules receive numpy arrays on the fast path. With `create_graph=True` they receive
+Tensors instead, and the very same rule then records a graph of its own (higher-order
+gradients). That is why rules only use operations that ndarrays and Tensors share, and why
+`Function.apply` on plain arrays simply runs `forward`.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+_mode = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside `no_grad()` (per thread)."""
+    return getattr(_mode, "enabled", True)
+
+
+class _GradMode:
+    """Sets grad mode for a `with` block or a decorated function, restoring it afterwards."""
+
+    enabled: bool
+
+    def __enter__(self) -> None:
+        self._previous = is_grad_enabled()
+        _mode.enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        _mode.enabled = self._previous
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801  (named like torch.no_grad)
+    """Record nothing inside: `with al.no_grad(): ...` or `@al.no_grad()`."""
+
+    enabled = False
+
+
+class enable_grad(_GradMode):  # noqa: N801
+    """Record again inside a `no_grad` block."""
+
+    enabled = True
+
+
+class Function:
+    """A differentiable operation, PyTorch style.
+
+    Subclass it with two static methods and call it as `MyOp.apply(*inputs, **params)`::
+
+        class Cube(al.Function):
+            @staticmethod
+            def forward(ctx, x):            # x is an ndarray
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            def backward(ctx, grad):        # d(x^3)/dx = 3 x^2
+                (x,) = ctx.saved_tensors
+                return grad * 3 * x ** 2    # one gradient per positional input
+
+    Positional inputs may be Tensors, arrays or scalars; only Tensors receive gradients.
+    Keyword arguments are passed to `forward` as plain parameters. `backward` may return a
+    gradient with the broadcast shape of its output: the engine reduces it to the input's
+    shape. Called with no Tensor at all, `apply` just returns `forward`'s array.
+
+    With `al.grad(..., create_graph=True)` the engine calls `backward` with Tensors, and
+    `ctx.saved_tensors` returns the input or output Tensors the saved arrays came from, so a
+    rule written with operators and ops works for higher-order gradients too.
+    """
+
+    inputs: tuple | None
+    _saved: tuple | None = ()
+    _as_tensors = False
+
+    @staticmethod
+    def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise NotImplementedError("subclasses of Function define forward(ctx, *arrays)")
+
+    @staticmethod
+    def backward(ctx: Function, grad: Any) -> Any:
+        raise NotImplementedError("subclasses of Function define backward(ctx, grad)")
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep arrays for `backward` (read them back from `ctx.saved_tensors`)."""
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """What `save_for_backward` kept: arrays, or Tensors when building a graph."""
+        if self._saved is None:
+            raise RuntimeError(_FREED_MESSAGE)
+        if not self._as_tensors:
+            return self._saved
+        return tuple(self._as_tensor(a) for a in self._saved)
+
+    def _as_tensor(self, array: Any) -> Any:
+        # Map a saved array back to the graph it came from: one of the inputs, or the output
+        # (a new Tensor around the output array whose creator is this node).
+        for x in self.inputs:
+            if isinstance(x, Tensor) and x.data is array:
+                return x
+        if id(array) == self._out_id:  # the output is alive (saved), so its id is its own
+            out = Tensor._make(array, True)
+            out._ctx = self
+            return out
+        return array
+
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        """For each positional input: does it need a gradient?"""
+        return tuple([isinstance(x, Tensor) and x.requires_grad for x in self.inputs])
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run `forward` on the inputs' arrays and record the node if a gradient is needed."""
+        arrays = []
+        any_tensor = needs_grad = False
+        for a in args:
+            if isinstance(a, Tensor):
+                any_tensor = True
+                needs_grad = needs_grad or a.requires_grad
+                arrays.append(a.data)
+            else:
+                arrays.append(a)
+        ctx = cls()
+        try:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        except ValueError as e:
+            if str(e).startswith(f"{ctx.name}:"):
+                raise
+            if "shapes" in str(e):  # numpy's message already names the shapes
+                raise ValueError(f"{ctx.name}: {e}") from e
+            shapes = ", ".join(str(np.shape(a)) for a in arrays)
+            raise ValueError(f"{ctx.name}: {e} (input shapes {shapes})") from e
+        if not any_tensor:
+            return out
+        if type(out) is not np.ndarray:  # numpy returns scalars for 0-d results
+            array = np.asarray(out)
+            if ctx._saved:
+                ctx._saved = tuple(array if s is out else s for s in ctx._saved)
+            out = array
+        if needs_grad and is_grad_enabled():
+            ctx.inputs = args
+            ctx._out_id = id(out)
+            result = Tensor._make(out, True)
+            result._ctx = ctx
+            return result
+        return Tensor._make(out, False)
+
+    @property
+    def name(self) -> str:
+        """The op's name in messages: the class name in lower case."""
+        return type(self).__name__.lower()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+_FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or to read saved values after "
+    "they were freed). Pass retain_graph=True to the first backward() if you need to "
+    "backward through the graph again."
+)
+
+
+def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum a broadcast gradient down to `shape` (undoing numpy broadcasting).
+
+    The engine calls this after every backward rule, so ops never deal with broadcasting.
+    Works on ndarrays and Tensors alike.
+    """
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    if lead < 0:
+        return grad  # cannot be reduced; the caller reports the shape mismatch
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape) if lead else grad
+
+
+def _check_shape(node: Function, grad: Any, x: Tensor) -> Any:
+    grad = sum_to(grad, x.shape)
+    if grad.shape != x.shape:
+        raise RuntimeError(
+            f"{type(node).__name__}.backward returned a gradient of shape {grad.shape} "
+            f"for an input of shape {x.shape}"
+        )
+    return grad
+
+
+def _topological_counts(roots: Sequence[Function]) -> dict[Function, int]:
+    """For every node reachable from `roots`, how many edges lead into it (iteratively)."""
+    counts: dict[Function, int] = {}
+    stack = list(roots)
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        if node.inputs is None:
+            raise RuntimeError(_FREED_MESSAGE)
+        for x in node.inputs:
+            if isinstance(x, Tensor) and x._ctx is not None:
+                parent = x._ctx
+                counts[parent] = counts.get(parent, 0) + 1
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
+    return counts
+
+
+def run_backward(
+    outputs: Sequence[Tensor],
+    grads: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    wanted: Sequence[Tensor] | None = None,
+) -> dict[Any, Any]:
+    """Propagate `grads` from `outputs` to the leaves, each node once, in topological order.
+
+    With `wanted=None`, leaf gradients accumulate into `.grad`. Otherwise nothing is written:
+    the gradients of the `wanted` Tensors are returned, keyed by the Tensor for leaves and by
+    its node for intermediate Tensors.
+    """
+    pending: dict[Function, Any] = {}  # node -> gradient of its output, summed so far
+    leaf_grads: dict[Tensor, Any] = {}
+    collect = wanted is not None
+    wanted_leaves = {t for t in wanted if t._ctx is None} if collect else None
+    wanted_nodes = {t._ctx for t in wanted if t._ctx is not None} if collect else None
+    found: dict[Any, Any] = {}
+
+    for out, g in zip(outputs, grads, strict=True):
+        node = out._ctx
+        if node is None:
+            if not collect or out in wanted_leaves:
+                leaf_grads[out] = leaf_grads[out] + g if out in leaf_grads else g
+        else:
+            pending[node] = pending[node] + g if node in pending else g
+
+    roots = list(pending)
+    counts = _topological_counts(roots)
+    ready = [n for n in roots if n not in counts]
+    with enable_grad() if create_graph else no_grad():
+        while ready:
+            node = ready.pop()
+            inputs = node.inputs
+            grad = pending.pop(node, None)
+            if grad is None:  # no gradient reached this node: nothing flows on
+                input_grads = (None,) * len(inputs)
+            else:
+                if collect and node in wanted_nodes:
+                    found[node] = grad
+                node._as_tensors = create_graph
+                input_grads = node.backward(node, grad)
+                node._as_tensors = False
+                if type(input_grads) is not tuple:
+                    input_grads = (
+                        tuple(input_grads) if isinstance(input_grads, list) else (input_grads,)
+                    )
+                if len(input_grads) != len(inputs):
+                    raise RuntimeError(
+                        f"{type(node).__name__}.backward returned {len(input_grads)} "
+                        f"gradients for {len(inputs)} inputs"
+                    )
+            for x, g in zip(inputs, input_grads):
+                if not isinstance(x, Tensor):
+                    continue
+                if g is not None and g.shape != x.data.shape:
+                    g = _check_shape(node, g, x)
+                parent = x._ctx
+                if parent is None:  # a leaf
+                    if g is not None and x.requires_grad and (not collect or x in wanted_leaves):
+                        leaf_grads[x] = leaf_grads[x] + g if x in leaf_grads else g
+                    continue
+                if g is not None:
+                    pending[parent] = pending[parent] + g if parent in pending else g
+                counts[parent] -= 1
+                if counts[parent] == 0:
+                    ready.append(parent)
+            if not retain_graph:
+                node.inputs = None
+                node._saved = None
+    if collect:
+        found.update(leaf_grads)
+    else:
+        _accumulate(leaf_grads)
+    return found
+
+
+def _accumulate(grads: dict[Tensor, Any]) -> None:
+    """Add gradients into `.grad` (PyTorch convention: they accumulate across backwards).
+
+    A rule may hand the same array (or a view of it) to several inputs; each `.grad` gets an
+    array of its own so that a user changing one in place cannot change another.
+    """
+    handed_out: set[int] = set()
+    for x, g in grads.items():
+        if type(g) is not np.ndarray:
+            g = np.asarray(g)
+        if g.dtype != x.data.dtype:
+            g = g.astype(x.data.dtype)
+        if x.grad is not None:
+            x.grad = x.grad + g
+            continue
+        if g.base is not None or id(g) in handed_out:
+            g = g.copy()
+        handed_out.add(id(g))
+        x.grad = g
+
+
+def _as_grad_array(grad: Any, out: Tensor, what: str) -> np.ndarray:
+    if isinstance(grad, Tensor):
+        grad = grad.data
+    grad = np.array(grad, dtype=out.dtype)  # a copy: the caller's array is never aliased
+    if grad.shape != out.shape:
+        raise ValueError(f"{what}: grad has shape {grad.shape} but the output has {out.shape}")
+    return grad
+
+
+def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
+    """Implementation of `Tensor.backward` (see there)."""
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad and has no graph "
+            "(did you create its inputs with requires_grad=True, outside no_grad()?)"
+        )
+    if grad is None:
+        if tensor.size != 1:
+            raise ValueError(
+                f"backward: grad must be given for a non-scalar output of shape {tensor.shape} "
+                "(for example out.backward(np.ones_like(out.data)), or reduce it with .sum())"
+            )
+        grad = np.ones(tensor.shape, dtype=tensor.dtype)
+    else:
+        grad = _as_grad_array(grad, tensor, "backward")
+    run_backward([tensor], [grad], retain_graph, create_graph=False)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> tuple:
+    """Gradients of `outputs` with respect to `inputs`, returned, not stored in `.grad`.
+
+    Like `torch.autograd.grad`. `grad_outputs` gives d(loss)/d(output) for each output (needed
+    for non-scalar outputs). With `create_graph=True` the gradients are Tensors with a graph of
+    their own, so they can be differentiated again (Hessian-vector products, gradient
+    penalties). `retain_graph` defaults to `create_graph`. An input that the outputs do not
+    depend on gets a zero gradient.
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    for i, t in enumerate(outputs + inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: expected Tensors, got {type(t).__name__} at position {i}")
+    for i, x in enumerate(inputs):
+        if not x.requires_grad:
+            raise ValueError(f"grad: input {i} does not require grad")
+    if grad_outputs is None or isinstance(grad_outputs, Tensor | np.ndarray):
+        grad_outputs = [grad_outputs] * len(outputs) if len(outputs) == 1 else grad_outputs
+    if grad_outputs is None or len(grad_outputs) != len(outputs):
+        raise ValueError("grad: give one grad_output per output (or None for a scalar output)")
+    seeds = []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not out.requires_grad:
+            raise ValueError(f"grad: output {i} does not require grad and has no graph")
+        if g is None:
+            if out.size != 1:
+                raise ValueError(
+                    f"grad: grad_outputs[{i}] must be given for an output of shape {out.shape}"
+                )
+            g = np.ones(out.shape, dtype=out.dtype)
+        elif not (create_graph and isinstance(g, Tensor)):
+            g = _as_grad_array(g, out, f"grad: grad_outputs[{i}]")
+        if create_graph and not isinstance(g, Tensor):
+            g = Tensor(g)
+        seeds.append(g)
+    retain = create_graph if retain_graph is None else retain_graph
+    found = run_backward(outputs, seeds, retain, create_graph, wanted=inputs)
+    result = []
+    for x in inputs:
+        g = found.get(x if x._ctx is None else x._ctx)
+        if g is None:
+            g = np.zeros(x.shape, dtype=x.dtype)
+            g = Tensor(g) if create_graph else g
+        elif not create_graph:
+            g = np.asarray(g).astype(x.dtype, copy=g.base is not None)
+        result.append(g)
+    return tuple(result)
+
+
+# Imported last because tensor.py imports this module (Tensor.backward calls backward).
+from autograd_lite.tensor import Tensor  # noqa: E402

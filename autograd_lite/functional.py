@@ -1,0 +1,149 @@
+"""Functions on Tensors (or array-likes): activations, softmax, the fused loss, one_hot.
+
+Each returns a Tensor. The gradient rules are in `ops.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from autograd_lite import ops
+from autograd_lite.tensor import Tensor
+
+
+def as_tensor(x: Any) -> Tensor:
+    """`x` itself if it is a Tensor, else a new constant Tensor of it."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def relu(x: Any) -> Tensor:
+    """max(x, 0) elementwise; gradient 1 where x > 0, else 0 (also at 0)."""
+    return ops.ReLU.apply(as_tensor(x))
+
+
+def exp(x: Any) -> Tensor:
+    return ops.Exp.apply(as_tensor(x))
+
+
+def log(x: Any) -> Tensor:
+    return ops.Log.apply(as_tensor(x))
+
+
+def tanh(x: Any) -> Tensor:
+    return ops.Tanh.apply(as_tensor(x))
+
+
+def sigmoid(x: Any) -> Tensor:
+    """1 / (1 + e^-x), computed without overflow for large |x|."""
+    return ops.Sigmoid.apply(as_tensor(x))
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum with broadcasting; where a == b the gradient is shared equally."""
+    return ops.Maximum.apply(as_tensor(a), as_tensor(b))
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """`a` where `condition` is true, else `b` (broadcasting); no gradient to `condition`."""
+    condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
+    if condition.dtype != bool:
+        raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
+    return ops.Where.apply(as_tensor(a), as_tensor(b), condition=condition)
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis (like numpy.concatenate)."""
+    if len(tensors) == 0:
+        raise ValueError("concatenate: need at least one tensor")
+    return ops.Concatenate.apply(*[as_tensor(t) for t in tensors], axis=axis)
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis (like numpy.stack)."""
+    tensors = [as_tensor(t) for t in tensors]
+    if len(tensors) == 0:
+        raise ValueError("stack: need at least one tensor")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) != 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+    shape = tensors[0].shape
+    axis = _normalize_axis(axis, len(shape) + 1, "stack")
+    new_shape = shape[:axis] + (1,) + shape[axis:]
+    return concatenate([t.reshape(new_shape) for t in tensors], axis=axis)
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along `axis`, stabilised by subtracting the maximum."""
+    x = as_tensor(x)
+    return ops.Softmax.apply(x, axis=_normalize_axis(axis, x.ndim, "softmax"))
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """x - log(sum(exp(x))) along `axis`, finite even for huge logits."""
+    x = as_tensor(x)
+    return ops.LogSoftmax.apply(x, axis=_normalize_axis(axis, x.ndim, "log_softmax"))
+
+
+def one_hot(labels: Any, num_classes: int) -> Tensor:
+    """Integer labels of shape (N,) -> float64 rows of shape (N, num_classes)."""
+    labels = _class_indices(labels, num_classes, "one_hot")
+    return Tensor(np.eye(num_classes)[labels])
+
+
+def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of softmax(logits) against targets, as one fused, stable op.
+
+    logits: (N, C). targets: class indices of shape (N,), or probability rows of shape (N, C).
+    reduction: "mean" (over N), "sum", or "none" (a loss per row).
+    Gradient with respect to the logits: softmax(logits) - one_hot(targets), scaled by the
+    reduction. Targets get no gradient.
+    """
+    logits = as_tensor(logits)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(
+            f"softmax_cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
+        )
+    if logits.ndim != 2:
+        raise ValueError(
+            f"softmax_cross_entropy: logits must have shape (N, C), got {logits.shape}"
+        )
+    n, c = logits.shape
+    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    if targets.ndim == 1:
+        if targets.shape[0] != n:
+            raise ValueError(
+                f"softmax_cross_entropy: {targets.shape[0]} targets for {n} rows of logits"
+            )
+        targets = _class_indices(targets, c, "softmax_cross_entropy")
+    elif targets.shape != (n, c):
+        raise ValueError(
+            f"softmax_cross_entropy: targets must have shape ({n},) or ({n}, {c}) "
+            f"for logits of shape {logits.shape}, got {targets.shape}"
+        )
+    elif targets.dtype.kind != "f":
+        targets = targets.astype(logits.dtype)
+    return ops.SoftmaxCrossEntropy.apply(logits, targets, reduction=reduction)
+
+
+def _class_indices(labels: Any, num_classes: int, where: str) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"{where}: class labels must have shape (N,), got {labels.shape}")
+    if labels.dtype.kind == "f":
+        if not np.all(labels == np.round(labels)):
+            raise ValueError(f"{where}: class labels must be whole numbers")
+    elif labels.dtype.kind not in "iu":
+        raise ValueError(f"{where}: class labels must be integers, got dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = labels[(labels < 0) | (labels >= num_classes)][0]
+        raise ValueError(f"{where}: class label {bad} is out of range for {num_classes} classes")
+    return labels.astype(np.intp, copy=False)
+
+
+def _normalize_axis(axis: int, ndim: int, where: str) -> int:
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{where}: axis {axis} is out of range for {ndim} dimensions")
+    return axis % ndim
