@@ -1,0 +1,1 @@
+"""Programs built on autograd_lite: the tutorial's moon classifier and its experiments."""
