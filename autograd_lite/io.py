@@ -1,0 +1,284 @@
+"""Save and load nested structures of numpy arrays (state dicts) as ``.npz`` files, never pickle.
+
+A file is an ordinary uncompressed ``.npz`` (a zip of ``.npy`` entries):
+
+- ``__autograd_lite__``: a uint8 array holding UTF-8 JSON
+  ``{"format": "autograd_lite", "version": 1, "tree": <node>}``;
+- ``a0``, ``a1``, ...: the arrays, in the order they appear in the structure.
+
+A ``<node>`` is one of
+
+- ``null``, ``true``/``false``, an int, a float (incl. ``NaN``/``Infinity``) or a string:
+  the Python scalar itself;
+- ``{"list": [node, ...]}`` or ``{"tuple": [node, ...]}``;
+- ``{"dict": [[key, node], ...]}`` (pairs keep int keys int, and the key order);
+- ``{"array": "a0"}`` (a numpy array) or ``{"scalar": "a0"}`` (a numpy scalar, stored 0-d).
+
+Loading reads every entry with ``allow_pickle=False``, so opening a file never runs code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import struct
+import tempfile
+import zipfile
+import zlib
+from typing import Any
+
+import numpy as np
+
+__all__ = ["save", "load"]
+
+FORMAT_NAME = "autograd_lite"
+FORMAT_VERSION = 1
+_META = "__autograd_lite__"
+_CONTAINER_TAGS = ("list", "tuple", "dict", "array", "scalar")
+_SCALAR_TYPES = (type(None), bool, int, float, str)
+
+# What a damaged or foreign file can make zipfile / numpy / json raise while we parse it
+# (the file itself was already opened, so an OSError here is a bad offset, not a missing file).
+_PARSE_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    ValueError,  # includes json.JSONDecodeError and UnicodeDecodeError
+    OSError,
+    EOFError,
+    KeyError,
+    NotImplementedError,  # unsupported zip compression method
+    RuntimeError,  # encrypted zip entry; RecursionError from absurdly nested JSON
+    struct.error,
+    OverflowError,
+    MemoryError,  # a damaged .npy header that claims an enormous shape
+)
+
+
+class _Malformed(Exception):
+    """Internal: the file parsed but its content is not a valid autograd_lite structure."""
+
+
+# ----------------------------------------------------------------------------------- save
+
+
+def save(obj: Any, path: str | os.PathLike[str]) -> None:
+    """Write ``obj`` to ``path`` (exactly that name) atomically as an ``.npz`` file.
+
+    ``obj`` may nest dicts (str or int keys), lists and tuples of numpy arrays, numpy scalars
+    and Python ``int``/``float``/``bool``/``str``/``None``. Unsupported content raises
+    ``TypeError`` naming its key path before anything is written. The data goes to a
+    temporary file in the same folder, is fsynced, then renamed over ``path``, so a failed
+    save leaves any existing file intact.
+    """
+    tree, arrays = _encode(obj)
+    meta = json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION, "tree": tree})
+    entries = {_META: np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)}
+    entries.update(arrays)
+
+    target = os.path.realpath(os.fspath(path))  # write through a symlink, not over it
+    folder, name = os.path.split(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, allow_pickle=False, **entries)
+            f.flush()
+            os.fsync(f.fileno())
+        _copy_permissions(target, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(folder)
+
+
+def _encode(obj: Any) -> tuple[Any, dict[str, np.ndarray]]:
+    """Turn ``obj`` into a JSON-able tree plus the arrays it refers to (``TypeError`` if not)."""
+    arrays: dict[str, np.ndarray] = {}
+    open_containers: set[int] = set()
+
+    def add_array(value: np.ndarray, path: str) -> str:
+        if value.dtype.hasobject:
+            raise TypeError(
+                f"save: {path} has dtype {value.dtype}, which holds Python objects and "
+                f"cannot be stored without pickle"
+            )
+        key = f"a{len(arrays)}"
+        arrays[key] = value
+        return key
+
+    def walk(value: Any, path: str) -> Any:
+        kind = type(value)
+        if kind in _SCALAR_TYPES:
+            return value
+        if kind is np.ndarray:
+            return {"array": add_array(value, path)}
+        if isinstance(value, np.generic):
+            return {"scalar": add_array(np.asarray(value), path)}
+        if kind not in (dict, list, tuple):
+            raise TypeError(
+                f"save: {path} is a {kind.__module__}.{kind.__qualname__}; only dict, list, "
+                f"tuple, numpy arrays and scalars, int, float, bool, str and None can be saved"
+            )
+        if id(value) in open_containers:
+            raise TypeError(f"save: {path} contains itself (a circular reference)")
+        open_containers.add(id(value))
+        if kind is dict:
+            node: Any = {
+                "dict": [[_check_key(k, path), walk(v, f"{path}[{k!r}]")] for k, v in value.items()]
+            }
+        else:
+            node = {kind.__name__: [walk(v, f"{path}[{i}]") for i, v in enumerate(value)]}
+        open_containers.discard(id(value))
+        return node
+
+    return walk(obj, "obj"), arrays
+
+
+def _check_key(key: Any, path: str) -> str | int:
+    if type(key) not in (str, int):
+        raise TypeError(
+            f"save: {path} has a key {key!r} of type {type(key).__name__}; "
+            f"dict keys must be str or int"
+        )
+    return key
+
+
+def _copy_permissions(target: str, tmp: str) -> None:
+    """Give the new file the old file's mode, or the usual umask default (mkstemp uses 0o600)."""
+    try:
+        mode = os.stat(target).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0o077)  # os.umask can only be read by setting it; restore at once
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    with contextlib.suppress(OSError):
+        os.chmod(tmp, mode)
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename itself durable where the platform allows it (best effort)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------------------------- load
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Read a structure written by :func:`save`; nothing in the file is ever executed.
+
+    Raises ``FileNotFoundError`` if ``path`` does not exist and ``ValueError`` naming the file
+    if it is truncated, corrupted or not an autograd_lite file.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as f:  # FileNotFoundError / PermissionError propagate unchanged
+        try:
+            if f.read(4) != b"PK\x03\x04":
+                raise _Malformed("not an .npz file (it does not start with a zip header)")
+            f.seek(0)
+            entries = _read_entries(f)
+            meta = _read_meta(entries.pop(_META, None))
+            obj = _decode(meta["tree"], entries)
+        except _Malformed as exc:
+            raise ValueError(f"load: {path!r}: {exc}") from None
+        except _PARSE_ERRORS as exc:
+            raise ValueError(
+                f"load: {path!r} is truncated or corrupted ({type(exc).__name__}: {exc})"
+            ) from exc
+    return obj
+
+
+def _read_entries(f: Any) -> dict[str, np.ndarray]:
+    """Every ``.npy`` entry of the zip, read in full (and CRC-checked) with pickle disabled."""
+    entries: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(f) as zf:
+        for info in zf.infolist():
+            name = info.filename.removesuffix(".npy")
+            if name == info.filename or name in entries:
+                raise _Malformed(f"unexpected zip entry {info.filename!r}")
+            with zf.open(info) as member:
+                entries[name] = np.lib.format.read_array(member, allow_pickle=False)
+                if member.read(1):  # reading to the end is also what triggers the CRC check
+                    raise _Malformed(f"entry {info.filename!r} has bytes after its array")
+    return entries
+
+
+def _read_meta(raw: np.ndarray | None) -> dict[str, Any]:
+    if raw is None:
+        raise _Malformed(
+            f"no {_META!r} entry: not written by autograd_lite.save (a plain np.savez file?)"
+        )
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise _Malformed(f"entry {_META!r} has dtype {raw.dtype} and shape {raw.shape}")
+    meta = json.loads(raw.tobytes().decode("utf-8"))
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME or "tree" not in meta:
+        raise _Malformed(f"entry {_META!r} does not describe an autograd_lite file")
+    version = meta.get("version")
+    if type(version) is not int or version < 1:
+        raise _Malformed(f"invalid format version {version!r}")
+    if version > FORMAT_VERSION:
+        raise _Malformed(
+            f"format version {version} is newer than this autograd_lite reads "
+            f"({FORMAT_VERSION}); upgrade autograd_lite"
+        )
+    return meta
+
+
+def _decode(tree: Any, entries: dict[str, np.ndarray]) -> Any:
+    """Rebuild the saved object; every entry must be used exactly once."""
+    unused = set(entries)
+
+    def take(name: Any, path: str) -> np.ndarray:
+        if not isinstance(name, str) or name not in unused:
+            raise _Malformed(f"{path} refers to a missing or reused array entry {name!r}")
+        unused.discard(name)
+        return entries[name]
+
+    def walk(node: Any, path: str) -> Any:
+        if type(node) in _SCALAR_TYPES:
+            return node
+        if not (isinstance(node, dict) and len(node) == 1 and next(iter(node)) in _CONTAINER_TAGS):
+            raise _Malformed(f"{path} is not a valid node: {_short(node)}")
+        ((tag, body),) = node.items()
+        if tag in ("array", "scalar"):
+            array = take(body, path)
+            if tag == "array":
+                return array
+            if array.ndim != 0:
+                raise _Malformed(f"{path}: scalar entry {body!r} has shape {array.shape}")
+            return array[()]
+        if not isinstance(body, list):
+            raise _Malformed(f"{path}: {tag} node must hold a list, got {_short(body)}")
+        if tag == "list":
+            return [walk(v, f"{path}[{i}]") for i, v in enumerate(body)]
+        if tag == "tuple":
+            return tuple(walk(v, f"{path}[{i}]") for i, v in enumerate(body))
+        out: dict[str | int, Any] = {}
+        for pair in body:
+            if not (isinstance(pair, list) and len(pair) == 2 and type(pair[0]) in (str, int)):
+                raise _Malformed(f"{path}: invalid dict item {_short(pair)}")
+            key, value = pair
+            if key in out:
+                raise _Malformed(f"{path}: duplicate key {key!r}")
+            out[key] = walk(value, f"{path}[{key!r}]")
+        return out
+
+    obj = walk(tree, "obj")
+    if unused:
+        raise _Malformed(f"array entries {sorted(unused)} are not part of the saved structure")
+    return obj
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
