@@ -4,6 +4,7 @@ A `Tensor` records the numpy operations applied to it; `loss.backward()` fills `
 every leaf that requires grad. See README.md for an example.
 """
 
+from autograd_lite import nn, optim
 from autograd_lite.engine import Function, enable_grad, grad, is_grad_enabled, no_grad
 from autograd_lite.functional import (
     as_tensor,
@@ -22,6 +23,7 @@ from autograd_lite.functional import (
     where,
 )
 from autograd_lite.gradcheck import GradcheckError, gradcheck
+from autograd_lite.io import load, save
 from autograd_lite.tensor import Tensor
 
 __version__ = "0.1.0"
@@ -37,12 +39,16 @@ __all__ = [
     "grad",
     "gradcheck",
     "is_grad_enabled",
+    "load",
     "log",
     "log_softmax",
     "maximum",
+    "nn",
     "no_grad",
     "one_hot",
+    "optim",
     "relu",
+    "save",
     "sigmoid",
     "softmax",
     "softmax_cross_entropy",
