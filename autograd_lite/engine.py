@@ -19,12 +19,17 @@ from typing import Any
 
 import numpy as np
 
-_mode = threading.local()
+
+class _Mode(threading.local):
+    enabled = True  # each thread starts with grad mode on
+
+
+_mode = _Mode()
 
 
 def is_grad_enabled() -> bool:
     """True unless inside `no_grad()` (per thread)."""
-    return getattr(_mode, "enabled", True)
+    return _mode.enabled
 
 
 class _GradMode:
@@ -118,7 +123,7 @@ class Function:
             if isinstance(x, Tensor) and x.data is array:
                 return x
         if id(array) == self._out_id:  # the output is alive (saved), so its id is its own
-            out = Tensor._make(array, True)
+            out = _make(array, True)
             out._ctx = self
             return out
         return array
@@ -154,16 +159,16 @@ class Function:
             return out
         if type(out) is not np.ndarray:  # numpy returns scalars for 0-d results
             array = np.asarray(out)
-            if ctx._saved:
+            if ctx._saved and id(out) in map(id, ctx._saved):
                 ctx._saved = tuple(array if s is out else s for s in ctx._saved)
             out = array
-        if needs_grad and is_grad_enabled():
+        if needs_grad and _mode.enabled:
             ctx.inputs = args
             ctx._out_id = id(out)
-            result = Tensor._make(out, True)
+            result = _make(out, True)
             result._ctx = ctx
             return result
-        return Tensor._make(out, False)
+        return _make(out, False)
 
     @property
     def name(self) -> str:
@@ -190,14 +195,15 @@ def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)
-    if lead < 0:
-        return grad  # cannot be reduced; the caller reports the shape mismatch
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
-    )
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape) if lead else grad
+    if lead > 0:  # axes that broadcasting added in front
+        grad = grad.sum(axis=0 if lead == 1 else tuple(range(lead)))
+        if grad.shape == shape:
+            return grad
+    if lead >= 0:  # axes where the input had size 1
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+        if axes:
+            grad = grad.sum(axis=axes, keepdims=True)
+    return grad  # if it still has the wrong shape, the caller reports it
 
 
 def _check_shape(node: Function, grad: Any, x: Tensor) -> Any:
@@ -212,19 +218,19 @@ def _check_shape(node: Function, grad: Any, x: Tensor) -> Any:
 
 def _topological_counts(roots: Sequence[Function]) -> dict[Function, int]:
     """For every node reachable from `roots`, how many edges lead into it (iteratively)."""
-    counts: dict[Function, int] = {}
+    counts = dict.fromkeys(roots, 0)  # a node is listed once it has been visited
     stack = list(roots)
-    seen = set(stack)
     while stack:
-        node = stack.pop()
-        if node.inputs is None:
+        inputs = stack.pop().inputs
+        if inputs is None:
             raise RuntimeError(_FREED_MESSAGE)
-        for x in node.inputs:
+        for x in inputs:
             if isinstance(x, Tensor) and x._ctx is not None:
                 parent = x._ctx
-                counts[parent] = counts.get(parent, 0) + 1
-                if parent not in seen:
-                    seen.add(parent)
+                if parent in counts:
+                    counts[parent] += 1
+                else:
+                    counts[parent] = 1
                     stack.append(parent)
     return counts
 
@@ -234,49 +240,30 @@ def run_backward(
     grads: Sequence[Any],
     retain_graph: bool,
     create_graph: bool,
-    wanted: Sequence[Tensor] | None = None,
+    accumulate: bool = True,
 ) -> dict[Any, Any]:
     """Propagate `grads` from `outputs` to the leaves, each node once, in topological order.
 
-    With `wanted=None`, leaf gradients accumulate into `.grad`. Otherwise nothing is written:
-    the gradients of the `wanted` Tensors are returned, keyed by the Tensor for leaves and by
-    its node for intermediate Tensors.
+    With `accumulate=True`, leaf gradients are added into `.grad`. Otherwise nothing is
+    written and every gradient is returned: keyed by the Tensor for leaves and by the node
+    that made it for intermediate Tensors.
     """
-    pending: dict[Function, Any] = {}  # node -> gradient of its output, summed so far
-    leaf_grads: dict[Tensor, Any] = {}
-    collect = wanted is not None
-    wanted_leaves = {t for t in wanted if t._ctx is None} if collect else None
-    wanted_nodes = {t._ctx for t in wanted if t._ctx is not None} if collect else None
-    found: dict[Any, Any] = {}
-
+    pending: dict[Any, Any] = {}  # node or leaf -> gradient summed so far
     for out, g in zip(outputs, grads, strict=True):
-        node = out._ctx
-        if node is None:
-            if not collect or out in wanted_leaves:
-                leaf_grads[out] = leaf_grads[out] + g if out in leaf_grads else g
-        else:
-            pending[node] = pending[node] + g if node in pending else g
-
-    roots = list(pending)
-    counts = _topological_counts(roots)
-    ready = [n for n in roots if n not in counts]
-    with enable_grad() if create_graph else no_grad():
+        key = out if out._ctx is None else out._ctx
+        pending[key] = pending[key] + g if key in pending else g
+    counts = _topological_counts([key for key in pending if isinstance(key, Function)])
+    ready = [node for node, n in counts.items() if n == 0]
+    previous_mode, _mode.enabled = _mode.enabled, create_graph
+    try:
         while ready:
             node = ready.pop()
             inputs = node.inputs
-            grad = pending.pop(node, None)
+            grad = pending.pop(node, None) if accumulate else pending.get(node)
             if grad is None:  # no gradient reached this node: nothing flows on
                 input_grads = (None,) * len(inputs)
             else:
-                if collect and node in wanted_nodes:
-                    found[node] = grad
-                node._as_tensors = create_graph
-                input_grads = node.backward(node, grad)
-                node._as_tensors = False
-                if type(input_grads) is not tuple:
-                    input_grads = (
-                        tuple(input_grads) if isinstance(input_grads, list) else (input_grads,)
-                    )
+                input_grads = _call_backward(node, grad, create_graph)
                 if len(input_grads) != len(inputs):
                     raise RuntimeError(
                         f"{type(node).__name__}.backward returned {len(input_grads)} "
@@ -285,26 +272,38 @@ def run_backward(
             for x, g in zip(inputs, input_grads):
                 if not isinstance(x, Tensor):
                     continue
-                if g is not None and g.shape != x.data.shape:
-                    g = _check_shape(node, g, x)
                 parent = x._ctx
-                if parent is None:  # a leaf
-                    if g is not None and x.requires_grad and (not collect or x in wanted_leaves):
-                        leaf_grads[x] = leaf_grads[x] + g if x in leaf_grads else g
-                    continue
-                if g is not None:
-                    pending[parent] = pending[parent] + g if parent in pending else g
-                counts[parent] -= 1
-                if counts[parent] == 0:
-                    ready.append(parent)
+                if g is not None and x.requires_grad:
+                    if g.shape != x.data.shape:
+                        g = _check_shape(node, g, x)
+                    key = x if parent is None else parent
+                    pending[key] = pending[key] + g if key in pending else g
+                if parent is not None:
+                    counts[parent] -= 1
+                    if counts[parent] == 0:
+                        ready.append(parent)
             if not retain_graph:
                 node.inputs = None
                 node._saved = None
-    if collect:
-        found.update(leaf_grads)
+    finally:
+        _mode.enabled = previous_mode
+    if accumulate:
+        _accumulate(pending)
+    return pending
+
+
+def _call_backward(node: Function, grad: Any, create_graph: bool) -> tuple:
+    if create_graph:
+        node._as_tensors = True
+        try:
+            input_grads = node.backward(node, grad)
+        finally:
+            node._as_tensors = False
     else:
-        _accumulate(leaf_grads)
-    return found
+        input_grads = node.backward(node, grad)
+    if type(input_grads) is tuple:
+        return input_grads
+    return tuple(input_grads) if isinstance(input_grads, list) else (input_grads,)
 
 
 def _accumulate(grads: dict[Tensor, Any]) -> None:
@@ -315,10 +314,9 @@ def _accumulate(grads: dict[Tensor, Any]) -> None:
     """
     handed_out: set[int] = set()
     for x, g in grads.items():
-        if type(g) is not np.ndarray:
-            g = np.asarray(g)
-        if g.dtype != x.data.dtype:
-            g = g.astype(x.data.dtype)
+        dtype = x.data.dtype
+        if type(g) is not np.ndarray or (g.dtype is not dtype and g.dtype != dtype):
+            g = np.asarray(g, dtype=dtype)
         if x.grad is not None:
             x.grad = x.grad + g
             continue
@@ -350,7 +348,7 @@ def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False) -> No
                 f"backward: grad must be given for a non-scalar output of shape {tensor.shape} "
                 "(for example out.backward(np.ones_like(out.data)), or reduce it with .sum())"
             )
-        grad = np.ones(tensor.shape, dtype=tensor.dtype)
+        grad = np.ones_like(tensor.data)
     else:
         grad = _as_grad_array(grad, tensor, "backward")
     run_backward([tensor], [grad], retain_graph, create_graph=False)
@@ -399,7 +397,7 @@ def grad(
             g = Tensor(g)
         seeds.append(g)
     retain = create_graph if retain_graph is None else retain_graph
-    found = run_backward(outputs, seeds, retain, create_graph, wanted=inputs)
+    found = run_backward(outputs, seeds, retain, create_graph, accumulate=False)
     result = []
     for x in inputs:
         g = found.get(x if x._ctx is None else x._ctx)
@@ -413,4 +411,4 @@ def grad(
 
 
 # Imported last because tensor.py imports this module (Tensor.backward calls backward).
-from autograd_lite.tensor import Tensor  # noqa: E402
+from autograd_lite.tensor import Tensor, _make  # noqa: E402

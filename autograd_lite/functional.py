@@ -75,6 +75,21 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return concatenate([t.reshape(new_shape) for t in tensors], axis=axis)
 
 
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """x @ weight + bias as one op (an affine layer); weight is (in_features, out_features)."""
+    weight = as_tensor(weight)
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (in, out), got shape {weight.shape}")
+    if bias is not None:
+        bias = as_tensor(bias)
+        if bias.shape != weight.shape[1:]:
+            raise ValueError(
+                f"linear: bias must have shape ({weight.shape[1]},) for weight of shape "
+                f"{weight.shape}, got {bias.shape}"
+            )
+    return ops.Linear.apply(x, weight, bias)
+
+
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, stabilised by subtracting the maximum."""
     x = as_tensor(x)
@@ -132,15 +147,19 @@ def _class_indices(labels: Any, num_classes: int, where: str) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"{where}: class labels must have shape (N,), got {labels.shape}")
-    if labels.dtype.kind == "f":
+    kind = labels.dtype.kind
+    if kind == "f":
         if not np.all(labels == np.round(labels)):
             raise ValueError(f"{where}: class labels must be whole numbers")
-    elif labels.dtype.kind not in "iu":
+        labels = labels.astype(np.intp)
+    elif kind not in "iu":
         raise ValueError(f"{where}: class labels must be integers, got dtype {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+    # One reduction checks both ends: seen as unsigned, a negative label is huge.
+    unsigned = labels.view(labels.dtype.str.replace("i", "u")) if kind == "i" else labels
+    if labels.size and unsigned.max() >= num_classes:
         bad = labels[(labels < 0) | (labels >= num_classes)][0]
         raise ValueError(f"{where}: class label {bad} is out of range for {num_classes} classes")
-    return labels.astype(np.intp, copy=False)
+    return labels
 
 
 def _normalize_axis(axis: int, ndim: int, where: str) -> int:

@@ -15,6 +15,7 @@ Three things the engine does for every rule, so no rule has to:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -95,8 +96,17 @@ class Pow(Function):
     def backward(ctx, grad):  # d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log(a)
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        grad_a = grad * b * a ** (b - 1) if need_a else None
-        grad_b = grad * out * log(a) if need_b else None
+        with np.errstate(divide="ignore", invalid="ignore"):  # a == 0 is mended below
+            grad_a = grad * b * a ** (b - 1) if need_a else None
+            grad_b = grad * out * log(a) if need_b else None
+        # At a == 0 those products are 0 * inf = nan where the true derivative is 0:
+        # d(a^0)/da = 0, and d(0^b)/db = 0 for b >= 0 (PyTorch's convention too).
+        a_val, b_val = _value(a), _value(b)
+        if need_a and np.any(b_val == 0):
+            grad_a = Where.apply(grad_a, 0.0, condition=np.broadcast_to(b_val != 0, grad.shape))
+        if need_b and np.any(a_val == 0):
+            keep = (a_val != 0) | (b_val < 0)
+            grad_b = Where.apply(grad_b, 0.0, condition=np.broadcast_to(keep, grad.shape))
         return grad_a, grad_b
 
 
@@ -127,8 +137,27 @@ class MatMul(Function):
         if b.ndim == 1:  # (..., n, k) @ (k,) -> (..., n)
             grad = grad.reshape(grad.shape + (1,))
             return grad * b, (_mT(a) @ grad).reshape(grad.shape[:-2] + b.shape)
-        need_a, need_b = ctx.needs_input_grad  # X @ W with constant data X: skip dX
+        # Skip the gradient of a constant, e.g. of the data X in X @ W (Linear has a 3rd input)
+        need_a, need_b = ctx.needs_input_grad[:2]
         return grad @ _mT(b) if need_a else None, _mT(a) @ grad if need_b else None
+
+
+class Linear(Function):
+    """x @ W + b in one op (an affine layer), saving one intermediate array per layer."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        out = MatMul.forward(ctx, x, weight)
+        if bias is None:
+            return out
+        if out.dtype == bias.dtype:
+            out += bias  # in place: `out` is a fresh array
+            return out
+        return out + bias
+
+    @staticmethod
+    def backward(ctx, grad):  # as MatMul for x and W; d(x W + b)/db = 1
+        return (*MatMul.backward(ctx, grad), grad)
 
 
 def _mT(x: Any) -> Any:  # noqa: N802
@@ -144,7 +173,7 @@ def _outer(a: Any, grad_row: Any) -> Any:
 # --- reductions ----------------------------------------------------------------------
 def _kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
     """`shape` after a reduction over `axis` with keepdims=True."""
-    if axis is None:
+    if axis is None or not shape:  # numpy accepts axis 0 / -1 on a 0-d array
         return (1,) * len(shape)
     axes = {ax % len(shape) for ax in (axis if isinstance(axis, tuple) else (axis,))}
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
@@ -169,7 +198,7 @@ class Max(Function):
         out = a.max(axis=axis, keepdims=True)
         ctx.save_for_backward(a, out)
         ctx.axis, ctx.kept = axis, out.shape
-        return out if keepdims else np.squeeze(out, axis=axis)
+        return out if keepdims or a.ndim == 0 else np.squeeze(out, axis=axis)
 
     @staticmethod
     def backward(ctx, grad):  # 1 at the maximum; ties share it equally
@@ -428,33 +457,43 @@ class SoftmaxCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, logits, targets, reduction="mean"):
+        # With s = z - max(z) and T = sum_k t_k (1 for one-hot rows):
+        # loss = -sum_k t_k log softmax(z)_k = T log(sum_k e^s_k) - sum_k t_k s_k
+        if targets.ndim == 1:  # class indices -> one-hot rows
+            targets, row_sums = _identity(logits.shape[1], logits.dtype)[targets], None
+        else:
+            row_sums = targets.sum(axis=1, keepdims=True)
         shifted = logits - logits.max(axis=1, keepdims=True)  # stable: largest exponent e^0
         exps = np.exp(shifted)
         total = exps.sum(axis=1, keepdims=True)
-        # loss_i = log(sum_k e^z_ik) - sum_k t_ik z_ik   (t one-hot or probability rows)
-        if targets.ndim == 1:  # class indices
-            picked = shifted[np.arange(len(targets)), targets]
-        else:
-            picked = (targets * shifted).sum(axis=1)
+        log_total = np.log(total) if row_sums is None else np.log(total) * row_sums
         ctx.save_for_backward(logits, targets)
-        ctx.probs, ctx.reduction = exps / total, reduction
+        ctx.probs, ctx.row_sums, ctx.reduction = exps / total, row_sums, reduction
         if reduction == "none":
-            return np.log(total).reshape(-1) - picked
-        loss = np.log(total).sum() - picked.sum()
+            return log_total.reshape(-1) - (targets * shifted).sum(axis=1)
+        loss = log_total.sum() - np.vdot(targets, shifted)  # vdot: sum of t * s in one call
         return loss / len(logits) if reduction == "mean" else loss
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx, grad):  # dL/dz = T softmax(z) - t, scaled as the reduction scales
         logits, targets = ctx.saved_tensors
         # The fast path reuses the forward's softmax; a graph (create_graph) recomputes it
         # as ops so that it can be differentiated again.
         probs = softmax(logits) if isinstance(logits, Tensor) else ctx.probs
-        if targets.ndim == 1:
-            targets = np.eye(probs.shape[1], dtype=probs.dtype)[targets]
+        if ctx.row_sums is not None:
+            probs = probs * ctx.row_sums
         n = probs.shape[0]
         if ctx.reduction == "none":
             return (probs - targets) * grad.reshape((n, 1)), None
         return (probs - targets) * (grad / n if ctx.reduction == "mean" else grad), None
+
+
+@functools.lru_cache(maxsize=64)
+def _identity(n: int, dtype: np.dtype) -> np.ndarray:
+    """np.eye(n), cached (read-only): its rows are the one-hot vectors."""
+    eye = np.eye(n, dtype=dtype)
+    eye.flags.writeable = False
+    return eye
 
 
 def softmax(x: Any, axis: int = -1) -> Any:

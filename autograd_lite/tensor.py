@@ -53,16 +53,6 @@ class Tensor:
         self.requires_grad: bool = bool(requires_grad)
         self._ctx = None  # the Function node that made this tensor; None for a leaf
 
-    @classmethod
-    def _make(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
-        # The ops' fast constructor: data is already a valid ndarray.
-        t = object.__new__(Tensor)
-        t.data = data
-        t.grad = None
-        t.requires_grad = requires_grad
-        t._ctx = None
-        return t
-
     # --- plain attributes -----------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
@@ -107,7 +97,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing this data, cut from the graph."""
-        return Tensor._make(self.data, False)
+        return _make(self.data, False)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         return np.array(self.data, dtype=dtype, copy=copy)
@@ -249,6 +239,19 @@ class Tensor:
 
     def sqrt(self) -> Tensor:
         return ops.Sqrt.apply(self)
+
+
+def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
+    """The ops' fast constructor: `data` is already a valid ndarray."""
+    t = _new(Tensor)
+    t.data = data
+    t.grad = None
+    t.requires_grad = requires_grad
+    t._ctx = None
+    return t
+
+
+_new = object.__new__
 
 
 def _data(x: Any) -> Any:
