@@ -37,12 +37,15 @@ class _GradMode:
 
     enabled: bool
 
+    def __init__(self) -> None:
+        self._previous: list[bool] = []  # a stack, so one instance can be entered twice
+
     def __enter__(self) -> None:
-        self._previous = is_grad_enabled()
+        self._previous.append(_mode.enabled)
         _mode.enabled = self.enabled
 
     def __exit__(self, *exc: object) -> None:
-        _mode.enabled = self._previous
+        _mode.enabled = self._previous.pop()
 
     def __call__(self, fn: Callable) -> Callable:
         @functools.wraps(fn)
