@@ -117,19 +117,29 @@ class Function:
             raise RuntimeError(_FREED_MESSAGE)
         if not self._as_tensors:
             return self._saved
-        return tuple(self._as_tensor(a) for a in self._saved)
+        return self._saved_as_tensors()
 
-    def _as_tensor(self, array: Any) -> Any:
-        # Map a saved array back to the graph it came from: one of the inputs, or the output
-        # (a new Tensor around the output array whose creator is this node).
-        for x in self.inputs:
-            if isinstance(x, Tensor) and x.data is array:
-                return x
-        if id(array) == self._out_id:  # the output is alive (saved), so its id is its own
-            out = _make(array, True)
-            out._ctx = self
-            return out
-        return array
+    def _saved_as_tensors(self) -> tuple:
+        # Map each saved array back to the graph it came from: an input, or the output (as a
+        # new Tensor around the output array whose creator is this node); else a constant.
+        # Two inputs may share one ndarray (x and x.detach()): the k-th time such an array
+        # was saved maps to the k-th of those inputs, as rules save inputs in order.
+        result, taken = [], set()
+        for array in self._saved:
+            matches = [
+                i for i, x in enumerate(self.inputs) if isinstance(x, Tensor) and x.data is array
+            ]
+            if matches:
+                i = next((i for i in matches if i not in taken), matches[0])
+                taken.add(i)
+                result.append(self.inputs[i])
+            elif id(array) == self._out_id:  # the output is alive (saved): the id is its own
+                out = _make(array, True)
+                out._ctx = self
+                result.append(out)
+            else:
+                result.append(array)
+        return tuple(result)
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
@@ -149,6 +159,7 @@ class Function:
             else:
                 arrays.append(a)
         ctx = cls()
+        ctx.inputs = args  # so that forward may read ctx.needs_input_grad
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except ValueError as e:
@@ -166,7 +177,6 @@ class Function:
                 ctx._saved = tuple(array if s is out else s for s in ctx._saved)
             out = array
         if needs_grad and _mode.enabled:
-            ctx.inputs = args
             ctx._out_id = id(out)
             result = _make(out, True)
             result._ctx = ctx
@@ -380,9 +390,11 @@ def grad(
     for i, x in enumerate(inputs):
         if not x.requires_grad:
             raise ValueError(f"grad: input {i} does not require grad")
-    if grad_outputs is None or isinstance(grad_outputs, Tensor | np.ndarray):
-        grad_outputs = [grad_outputs] * len(outputs) if len(outputs) == 1 else grad_outputs
-    if grad_outputs is None or len(grad_outputs) != len(outputs):
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor | np.ndarray) and len(outputs) == 1:
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
         raise ValueError("grad: give one grad_output per output (or None for a scalar output)")
     seeds = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):

@@ -41,9 +41,17 @@ def sigmoid(x: Any) -> Tensor:
     return ops.Sigmoid.apply(as_tensor(x))
 
 
+def _operands(a: Any, b: Any) -> tuple[Any, Any]:
+    """Two operands for a binary op: Python scalars stay scalars (so float32 stays float32,
+    as in numpy), at least one becomes a Tensor so that the op returns a Tensor."""
+    a = a if isinstance(a, Tensor | int | float) else as_tensor(a)
+    b = b if isinstance(b, Tensor | int | float) else as_tensor(b)
+    return (a, b) if isinstance(a, Tensor) or isinstance(b, Tensor) else (as_tensor(a), b)
+
+
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum with broadcasting; where a == b the gradient is shared equally."""
-    return ops.Maximum.apply(as_tensor(a), as_tensor(b))
+    return ops.Maximum.apply(*_operands(a, b))
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
@@ -51,7 +59,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
     if condition.dtype != bool:
         raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
-    return ops.Where.apply(as_tensor(a), as_tensor(b), condition=condition)
+    return ops.Where.apply(*_operands(a, b), condition=condition)
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
@@ -138,7 +146,7 @@ def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") ->
             f"softmax_cross_entropy: targets must have shape ({n},) or ({n}, {c}) "
             f"for logits of shape {logits.shape}, got {targets.shape}"
         )
-    elif targets.dtype.kind != "f":
+    elif targets.dtype != logits.dtype:  # the loss keeps the logits' dtype
         targets = targets.astype(logits.dtype)
     return ops.SoftmaxCrossEntropy.apply(logits, targets, reduction=reduction)
 

@@ -31,22 +31,28 @@ def _output(fn: Callable, inputs: Sequence[Any]) -> Tensor:
 
 def numerical_jacobian(fn: Callable, inputs: Sequence[Any], index: int, eps: float) -> np.ndarray:
     """d fn(*inputs) / d inputs[index] by central differences: shape (out.size, input.size)."""
-    x = inputs[index].data
-    original = x.copy()
-    flat = x.reshape(-1)  # a view: writing to it perturbs the input in place
+    tensor = inputs[index]
+    original = tensor.data
+    # Perturb a contiguous, writable copy (the input may be a read-only or strided array),
+    # and put the caller's array back afterwards.
+    work = np.array(original, copy=True, order="C")
+    flat = work.reshape(-1)  # a view of `work`
+    tensor.data = work
     columns = []
     try:  # not under no_grad: fn may itself call al.grad (gradients of gradients)
         for i in range(flat.size):
-            flat[i] = original.flat[i] + eps
+            value = flat[i]
+            flat[i] = value + eps
             plus = _output(fn, inputs).data.astype(np.float64).ravel()
-            flat[i] = original.flat[i] - eps
+            flat[i] = value - eps
             minus = _output(fn, inputs).data.astype(np.float64).ravel()
-            flat[i] = original.flat[i]
+            flat[i] = value
             columns.append((plus - minus) / (2 * eps))
     finally:
-        x[...] = original
-    out_size = _output(fn, inputs).size
-    return np.stack(columns, axis=1) if columns else np.zeros((out_size, 0))
+        tensor.data = original
+    if columns:
+        return np.stack(columns, axis=1)
+    return np.zeros((_output(fn, inputs).size, 0))
 
 
 def analytic_jacobian(fn: Callable, inputs: Sequence[Any], index: int) -> np.ndarray:

@@ -102,8 +102,9 @@ class Pow(Function):
         # At a == 0 those products are 0 * inf = nan where the true derivative is 0:
         # d(a^0)/da = 0, and d(0^b)/db = 0 for b >= 0 (PyTorch's convention too).
         a_val, b_val = _value(a), _value(b)
-        if need_a and np.any(b_val == 0):
-            grad_a = Where.apply(grad_a, 0.0, condition=np.broadcast_to(b_val != 0, grad.shape))
+        if need_a and np.any((a_val == 0) & (b_val == 0)):
+            keep = (a_val != 0) | (b_val != 0)
+            grad_a = Where.apply(grad_a, 0.0, condition=np.broadcast_to(keep, grad.shape))
         if need_b and np.any(a_val == 0):
             keep = (a_val != 0) | (b_val < 0)
             grad_b = Where.apply(grad_b, 0.0, condition=np.broadcast_to(keep, grad.shape))
@@ -243,7 +244,7 @@ class Transpose(Function):
 
     @staticmethod
     def backward(ctx, grad):  # undo the permutation
-        return grad.transpose(None if ctx.axes is None else tuple(np.argsort(ctx.axes)))
+        return grad.T if ctx.axes is None else grad.transpose(tuple(np.argsort(ctx.axes)))
 
 
 class GetItem(Function):
