@@ -1,0 +1,292 @@
+"""Tensor: construction and dtype rules, attributes, operators with arrays/scalars, comparisons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import autograd_lite as al
+from autograd_lite import Tensor
+from tests.strategies import arrays, shapes
+
+
+# --- construction and dtypes -------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_float_data_keeps_its_dtype(dtype):
+    t = Tensor(np.array([1.5, -2.0], dtype=dtype), requires_grad=True)
+    assert t.dtype == dtype
+    assert t.data.dtype == dtype
+    assert t.requires_grad is True
+
+
+@pytest.mark.parametrize(
+    "data",
+    [1, [1, 2, 3], np.arange(4, dtype=np.int32), np.arange(3, dtype=np.uint8), True, [True]],
+)
+def test_integer_and_bool_data_become_float64(data):
+    t = Tensor(data)
+    assert t.dtype == np.float64
+    np.testing.assert_array_equal(t.data, np.asarray(data, dtype=np.float64))
+
+
+def test_python_float_and_nested_lists_become_float64_arrays():
+    assert Tensor(2.5).dtype == np.float64
+    assert Tensor(2.5).shape == ()
+    t = Tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert t.shape == (2, 2) and t.dtype == np.float64
+    assert isinstance(t.data, np.ndarray)
+
+
+@pytest.mark.parametrize("data", [[1, 2], np.arange(3), True, np.array([True, False])])
+def test_requires_grad_on_integer_or_bool_data_is_type_error(data):
+    with pytest.raises(TypeError, match="float"):
+        Tensor(data, requires_grad=True)
+
+
+def test_ragged_input_is_a_clear_error():
+    with pytest.raises((TypeError, ValueError), match="Tensor"):
+        Tensor([[1.0, 2.0], [3.0]])
+
+
+@pytest.mark.parametrize("data", ["abc", ["a", "b"], None, [object()], {"a": 1}])
+def test_non_numeric_input_is_a_clear_error(data):
+    with pytest.raises((TypeError, ValueError), match="Tensor"):
+        Tensor(data)
+
+
+def test_tensor_of_tensor_takes_its_data():
+    a = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = Tensor(a)
+    np.testing.assert_array_equal(b.data, a.data)
+    assert b.requires_grad is False
+    assert b.grad_fn is None
+
+
+# --- float32 stays float32 ------------------------------------------------------------------------
+F32_EXPRESSIONS = {
+    "x + 1": lambda x: x + 1,
+    "1 + x": lambda x: 1 + x,
+    "x - 0.5": lambda x: x - 0.5,
+    "2.5 - x": lambda x: 2.5 - x,
+    "x * 2.5": lambda x: x * 2.5,
+    "3 * x": lambda x: 3 * x,
+    "x / 3": lambda x: x / 3,
+    "2.0 / x": lambda x: 2.0 / x,
+    "x ** 2": lambda x: x**2,
+    "x ** 0.5": lambda x: x**0.5,
+    "2.0 ** x": lambda x: 2.0**x,
+    "-x": lambda x: -x,
+    "x @ x": lambda x: x @ x,
+    "sum": lambda x: x.sum(),
+    "mean": lambda x: x.mean(),
+    "mean(axis)": lambda x: x.mean(axis=0, keepdims=True),
+    "max": lambda x: x.max(),
+    "reshape": lambda x: x.reshape(3, 1),
+    "T": lambda x: x.T,
+    "getitem": lambda x: x[[0, 0, 2]],
+    "exp": lambda x: x.exp(),
+    "log": lambda x: x.log(),
+    "relu": lambda x: x.relu(),
+    "tanh": lambda x: x.tanh(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "abs": lambda x: x.abs(),
+    "sqrt": lambda x: x.sqrt(),
+    "al.relu": al.relu,
+    "al.exp": al.exp,
+    "al.log": al.log,
+    "al.tanh": al.tanh,
+    "al.sigmoid": al.sigmoid,
+    "al.maximum(x, 0.0)": lambda x: al.maximum(x, 0.0),
+    "al.maximum(0, x)": lambda x: al.maximum(0, x),
+    "al.where(x > 1, x, 0.0)": lambda x: al.where(x > 1, x, 0.0),
+    "al.concatenate": lambda x: al.concatenate([x, x]),
+    "al.stack": lambda x: al.stack([x, x], axis=1),
+    "al.softmax": al.softmax,
+    "al.log_softmax": al.log_softmax,
+    "al.softmax_cross_entropy": lambda x: al.softmax_cross_entropy(x.reshape(1, 3), np.array([2])),
+}
+
+
+@pytest.mark.parametrize("name", list(F32_EXPRESSIONS))
+def test_float32_stays_float32_also_with_python_scalars(name):
+    x = Tensor(np.array([0.5, 1.5, 2.0], dtype=np.float32), requires_grad=True)
+    out = F32_EXPRESSIONS[name](x)
+    assert out.dtype == np.float32, f"{name} gave {out.dtype}"
+    out.sum().backward()
+    assert x.grad is not None and x.grad.dtype == np.float32
+
+
+def test_float32_gradient_values_match_float64():
+    x64 = np.array([0.5, -1.5, 2.0])
+    grads = []
+    for dtype in (np.float32, np.float64):
+        x = Tensor(x64.astype(dtype), requires_grad=True)
+        (x.tanh() * 3 + x**2).sum().backward()
+        grads.append(x.grad)
+    assert grads[0].dtype == np.float32
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)
+
+
+# --- attributes ------------------------------------------------------------------------------
+@given(shape=shapes())
+def test_shape_ndim_size_dtype_follow_the_data(shape):
+    data = np.zeros(shape)
+    t = Tensor(data)
+    assert t.shape == data.shape
+    assert t.ndim == data.ndim
+    assert t.size == data.size
+    assert t.dtype == data.dtype
+
+
+def test_defaults_of_a_new_tensor():
+    t = Tensor([1.0, 2.0])
+    assert t.grad is None
+    assert t.requires_grad is False
+    assert t.is_leaf and t.grad_fn is None
+    y = Tensor([1.0], requires_grad=True) * 2
+    assert not y.is_leaf and y.grad_fn is not None and y.requires_grad
+
+
+def test_T_reverses_the_axes():
+    data = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(Tensor(data).T.data, data.T)
+    np.testing.assert_array_equal(Tensor(data[0]).T.data, data[0].T)
+    assert Tensor(np.arange(3.0)).T.shape == (3,)
+
+
+def test_len():
+    assert len(Tensor(np.zeros((5, 2)))) == 5
+    assert len(Tensor([1.0])) == 1
+    with pytest.raises(TypeError):
+        len(Tensor(1.0))
+
+
+def test_item():
+    assert Tensor(3.5).item() == 3.5
+    assert isinstance(Tensor(3.5).item(), float)
+    assert Tensor([[2.0]]).item() == 2.0
+    with pytest.raises(ValueError, match="item"):
+        Tensor([1.0, 2.0]).item()
+
+
+def test_numpy_returns_the_data():
+    data = np.array([1.0, 2.0])
+    t = Tensor(data, requires_grad=True)
+    out = t.numpy()
+    assert isinstance(out, np.ndarray)
+    np.testing.assert_array_equal(out, data)
+
+
+def test_detach_shares_data_and_leaves_the_graph():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 2
+    d = y.detach()
+    assert d.requires_grad is False and d.grad_fn is None
+    np.testing.assert_array_equal(d.data, y.data)
+    assert np.shares_memory(d.data, y.data)
+    z = (d * x).sum()  # d is a constant now: dz/dx = d
+    z.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+
+
+def test_np_asarray_of_a_tensor_gives_its_values():
+    t = Tensor(np.array([[1.0, 2.0]]), requires_grad=True)
+    np.testing.assert_array_equal(np.asarray(t), t.data)
+
+
+def test_repr_is_readable():
+    assert repr(Tensor([1.0, 2.0])) == "Tensor([1., 2.])"
+    assert "requires_grad=True" in repr(Tensor([1.0, 2.0], requires_grad=True))
+    assert "float32" in repr(Tensor(np.ones(2, dtype=np.float32)))
+    r = repr(Tensor([1.0, 2.0], requires_grad=True) * 2)
+    assert r.startswith("Tensor([2., 4.]") and "grad_fn" in r and "Mul" in r
+
+
+# --- mixing with ndarrays and scalars -----------------------------------------------------------
+@pytest.mark.parametrize(
+    "expr, expected",
+    [
+        (lambda t, a: a + t, lambda x, a: a + x),
+        (lambda t, a: t + a, lambda x, a: x + a),
+        (lambda t, a: a - t, lambda x, a: a - x),
+        (lambda t, a: a * t, lambda x, a: a * x),
+        (lambda t, a: a / t, lambda x, a: a / x),
+        (lambda t, a: a**t, lambda x, a: a**x),
+        (lambda t, a: t**a, lambda x, a: x**a),
+        (lambda t, a: a @ t, lambda x, a: a @ x),
+        (lambda t, a: t @ a, lambda x, a: x @ a),
+    ],
+)
+def test_ndarray_on_either_side_gives_a_tensor(expr, expected):
+    x = np.array([[1.0, 2.0], [0.5, 1.5]])
+    a = np.array([[2.0, 0.5], [1.0, 3.0]])
+    out = expr(Tensor(x, requires_grad=True), a)
+    assert isinstance(out, Tensor)
+    assert out.requires_grad
+    np.testing.assert_allclose(out.data, expected(x, a), rtol=1e-15)
+
+
+@given(x=arrays((2, 3)))
+def test_comparisons_return_plain_boolean_arrays(x):
+    t = Tensor(x, requires_grad=True)
+    other = Tensor(np.flip(x))
+    for op in ("__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
+        for rhs, rhs_data in ((other, other.data), (0.5, 0.5), (np.ones(3), np.ones(3))):
+            result = getattr(t, op)(rhs)
+            assert type(result) is np.ndarray, op
+            assert result.dtype == bool
+            np.testing.assert_array_equal(result, getattr(x, op)(rhs_data))
+
+
+def test_tensors_hash_by_identity():
+    a, b = Tensor([1.0]), Tensor([1.0])
+    assert len({a, b}) == 2
+    assert {a: 1}[a] == 1
+
+
+# --- shape errors name the op and the shapes ---------------------------------------------------
+def test_matmul_shape_error_message():
+    a, b = Tensor(np.ones((3, 4))), Tensor(np.ones((5, 2)))
+    with pytest.raises(ValueError) as info:
+        a @ b
+    assert str(info.value) == "matmul: shapes (3, 4) and (5, 2) do not align"
+
+
+@pytest.mark.parametrize(
+    "a_shape, b_shape",
+    [((3,), (4,)), ((2, 3), (2,)), ((4,), (3, 2)), ((2, 3, 4), (2, 3, 4))],
+)
+def test_matmul_mismatch_names_op_and_shapes(a_shape, b_shape):
+    with pytest.raises(ValueError) as info:
+        Tensor(np.ones(a_shape), requires_grad=True) @ np.ones(b_shape)
+    message = str(info.value)
+    assert message.startswith("matmul:")
+    assert str(a_shape) in message and str(b_shape) in message
+
+
+def test_matmul_of_a_0d_operand_is_value_error():
+    with pytest.raises(ValueError, match="^matmul:"):
+        Tensor(2.0) @ Tensor(np.ones(2))
+
+
+def test_matmul_batch_mismatch_names_the_op():
+    with pytest.raises(ValueError, match="^matmul:"):
+        Tensor(np.ones((2, 3, 4))) @ Tensor(np.ones((5, 4, 2)))
+
+
+@pytest.mark.parametrize(
+    "op, name",
+    [(lambda a, b: a + b, "add"), (lambda a, b: a * b, "mul"), (lambda a, b: a - b, "sub")],
+)
+def test_broadcast_error_names_op_and_shapes(op, name):
+    with pytest.raises(ValueError) as info:
+        op(Tensor(np.ones((2, 3)), requires_grad=True), Tensor(np.ones(4)))
+    message = str(info.value)
+    assert message.startswith(f"{name}:")
+    assert "(2,3)" in message.replace(" ", "") and "(4,)" in message
+
+
+def test_reshape_error_names_the_op():
+    with pytest.raises(ValueError, match=r"^reshape:.*\(2, 3\)"):
+        Tensor(np.ones((2, 3))).reshape(4)
