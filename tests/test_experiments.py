@@ -1,0 +1,107 @@
+"""Tests of models/experiments.py on small data and settings (the full runs are the CLI's)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from models import experiments
+from models.experiments import Training, repeat, train_and_score, width_sweep
+from models.moons import MoonClassifier, load_moons
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A small moons split: 300 training rows, 100 test rows."""
+    return load_moons(n_samples=400, random_state=0)
+
+
+def small_repeat(small, **kwargs):
+    settings = dict(runs=4, hidden=6, batch_size=10, epochs=2, seed=0, progress=False, data=small)
+    return repeat(**{**settings, **kwargs})
+
+
+def test_repeat_accuracies_mean_and_std(small):
+    result = small_repeat(small, workers=1)
+    assert result.accuracies.shape == (4,)
+    assert np.all((result.accuracies >= 0) & (result.accuracies <= 1))
+    assert result.mean == pytest.approx(np.mean(result.accuracies), abs=1e-15)
+    assert result.std == pytest.approx(np.std(result.accuracies), abs=1e-15)
+    assert len(set(result.accuracies.tolist())) > 1  # the runs are independent
+    parsed = json.loads(json.dumps(result.to_dict()))
+    assert parsed["runs"] == 4 and parsed["accuracies"] == result.accuracies.tolist()
+
+
+def test_repeat_is_deterministic_and_independent_of_the_workers(small):
+    one = small_repeat(small, workers=1)
+    two = small_repeat(small, workers=2)
+    again = small_repeat(small, workers=2)
+    np.testing.assert_array_equal(one.accuracies, two.accuracies)
+    np.testing.assert_array_equal(two.accuracies, again.accuracies)
+    other = small_repeat(small, workers=1, seed=1)
+    assert not np.array_equal(other.accuracies, one.accuracies)
+
+
+def test_each_run_is_seeded_by_its_own_seed_sequence(small):
+    result = small_repeat(small, workers=1, runs=3, seed=7)
+    X_train, X_test, y_train, y_test = small
+    for i, acc in enumerate(result.accuracies):
+        rng = np.random.default_rng(np.random.SeedSequence(7, spawn_key=(i,)))
+        clf = MoonClassifier(hidden=6, epochs=2, random_state=rng).fit(X_train, y_train)
+        assert clf.score(X_test, y_test) == acc
+    fewer = small_repeat(small, workers=1, runs=2, seed=7)
+    np.testing.assert_array_equal(fewer.accuracies, result.accuracies[:2])
+
+
+def test_train_and_score_default_data_is_the_tutorial_split():
+    task = Training(hidden=4, batch_size=50, epochs=1, lr=1e-4, seed=np.random.SeedSequence(0))
+    X_train, X_test, y_train, y_test = load_moons()
+    clf = MoonClassifier(hidden=4, batch_size=50, epochs=1, random_state=0)
+    assert train_and_score(task) == clf.fit(X_train, y_train).score(X_test, y_test)
+
+
+def test_width_sweep_shapes_and_worker_independence(small):
+    settings = dict(min_hidden=3, max_hidden=6, trials=2, epochs=2, progress=False, data=small)
+    one = width_sweep(**settings, workers=1)
+    two = width_sweep(**settings, workers=2)
+    np.testing.assert_array_equal(one.widths, [3, 4, 5])
+    assert one.accuracies.shape == (3, 2)
+    np.testing.assert_array_equal(one.accuracies, two.accuracies)
+    np.testing.assert_allclose(one.mean_accuracy, one.accuracies.mean(axis=1), rtol=1e-15)
+    parsed = json.loads(json.dumps(one.to_dict()))
+    assert parsed["widths"] == [3, 4, 5] and len(parsed["mean_accuracy"]) == 3
+
+
+def test_a_widths_results_do_not_depend_on_the_range_swept(small):
+    wide = width_sweep(3, 6, trials=2, epochs=1, progress=False, data=small, workers=1)
+    narrow = width_sweep(5, 6, trials=2, epochs=1, progress=False, data=small, workers=1)
+    np.testing.assert_array_equal(narrow.accuracies[0], wide.accuracies[2])
+    other_seed = width_sweep(5, 6, trials=2, epochs=1, seed=1, progress=False, data=small)
+    assert not np.array_equal(other_seed.accuracies, narrow.accuracies)
+
+
+def test_run_trainings_keeps_the_task_order(small):
+    tasks = [Training(h, 10, 1, 1e-4, np.random.SeedSequence(h)) for h in (1, 9, 2, 8)]
+    results = experiments.run_trainings(tasks, workers=2, progress=False, data=small)
+    expected = [train_and_score(task, small) for task in tasks]
+    np.testing.assert_array_equal(results, expected)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: repeat(runs=0), "runs"),
+        (lambda: repeat(hidden=-1), "hidden"),
+        (lambda: repeat(epochs=0), "epochs"),
+        (lambda: repeat(seed=-1), "seed"),
+        (lambda: repeat(lr=0.0), "lr"),
+        (lambda: repeat(runs=2, workers=0), "workers"),
+        (lambda: width_sweep(min_hidden=5, max_hidden=5), "max_hidden"),
+        (lambda: width_sweep(min_hidden=0), "min_hidden"),
+        (lambda: width_sweep(trials=0), "trials"),
+        (lambda: width_sweep(batch_size=0), "batch_size"),
+    ],
+)
+def test_bad_arguments_are_refused_before_training(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
