@@ -1,8 +1,11 @@
 """The engine: grad mode, the Function node that records the graph, and the backward walk.
 
 A recorded graph is made of `Function` instances (the nodes). Each non-leaf Tensor points at
-the node that made it (`tensor._ctx`), and each node holds its inputs. Nothing points back from
-a node to its output Tensor, so a graph is freed by reference counting alone.
+the node that made it (`tensor._ctx`). A node holds one edge per input: the node that made
+that input, or the input Tensor itself when it is a leaf (or a constant Tensor). A node holds
+no intermediate Tensor, so an intermediate array lives only as long as a user variable or a
+rule's `save_for_backward` needs it, and nothing points back from a node to its output, so a
+graph is freed by reference counting alone.
 
 Backward rules receive numpy arrays on the fast path. With `create_graph=True` they receive
 Tensors instead, and the very same rule then records a graph of its own (higher-order
@@ -94,9 +97,11 @@ class Function:
     rule written with operators and ops works for higher-order gradients too.
     """
 
-    inputs: tuple | None
+    edges: list | None  # per positional input: its node, the Tensor itself, or None
     _saved: tuple | None = ()
     _as_tensors = False
+    _out_id = -1  # id() of the output array, to recognise it among saved arrays
+    _shape: tuple[int, ...] = ()  # the output's shape, to check the gradients it receives
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -124,42 +129,50 @@ class Function:
         # new Tensor around the output array whose creator is this node); else a constant.
         # Two inputs may share one ndarray (x and x.detach()): the k-th time such an array
         # was saved maps to the k-th of those inputs, as rules save inputs in order.
+        # (Ids are safe here: a saved array is alive, and so was the array it is compared
+        # with when this node was recorded.)
         result, taken = [], set()
         for array in self._saved:
-            matches = [
-                i for i, x in enumerate(self.inputs) if isinstance(x, Tensor) and x.data is array
-            ]
+            matches = [i for i, e in enumerate(self.edges) if _edge_holds(e, array)]
             if matches:
                 i = next((i for i in matches if i not in taken), matches[0])
                 taken.add(i)
-                result.append(self.inputs[i])
-            elif id(array) == self._out_id:  # the output is alive (saved): the id is its own
-                out = _make(array, True)
-                out._ctx = self
-                result.append(out)
+                result.append(_edge_tensor(self.edges[i], array))
             else:
-                result.append(array)
+                result.append(_edge_tensor(self, array) if id(array) == self._out_id else array)
         return tuple(result)
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each positional input: does it need a gradient?"""
-        return tuple([isinstance(x, Tensor) and x.requires_grad for x in self.inputs])
+        # a gradient flows to every node, and to the leaves that require grad
+        return tuple(
+            [
+                e is not None and (e.requires_grad if isinstance(e, Tensor) else True)
+                for e in self.edges
+            ]
+        )
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run `forward` on the inputs' arrays and record the node if a gradient is needed."""
-        arrays = []
+        arrays, edges = [], []
         any_tensor = needs_grad = False
         for a in args:
             if isinstance(a, Tensor):
                 any_tensor = True
-                needs_grad = needs_grad or a.requires_grad
                 arrays.append(a.data)
+                if a._ctx is None:
+                    edges.append(a)
+                    needs_grad = needs_grad or a.requires_grad
+                else:
+                    edges.append(a._ctx)
+                    needs_grad = True
             else:
                 arrays.append(a)
+                edges.append(None)
         ctx = cls()
-        ctx.inputs = args  # so that forward may read ctx.needs_input_grad
+        ctx.edges = edges  # set before forward, which may read ctx.needs_input_grad
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except ValueError as e:
@@ -177,7 +190,7 @@ class Function:
                 ctx._saved = tuple(array if s is out else s for s in ctx._saved)
             out = array
         if needs_grad and _mode.enabled:
-            ctx._out_id = id(out)
+            ctx._out_id, ctx._shape = id(out), out.shape
             result = _make(out, True)
             result._ctx = ctx
             return result
@@ -190,6 +203,22 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+def _edge_holds(edge: Any, array: Any) -> bool:
+    """Was `array` the data of the input at the other end of this edge?"""
+    if isinstance(edge, Tensor):
+        return edge.data is array
+    return edge is not None and edge._out_id == id(array)
+
+
+def _edge_tensor(edge: Any, array: np.ndarray) -> Tensor:
+    """The input behind an edge as a Tensor in the graph (a new one around a node's output)."""
+    if isinstance(edge, Tensor):
+        return edge
+    tensor = _make(array, True)
+    tensor._ctx = edge
+    return tensor
 
 
 _FREED_MESSAGE = (
@@ -219,12 +248,12 @@ def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
     return grad  # if it still has the wrong shape, the caller reports it
 
 
-def _check_shape(node: Function, grad: Any, x: Tensor) -> Any:
-    grad = sum_to(grad, x.shape)
-    if grad.shape != x.shape:
+def _check_shape(node: Function, grad: Any, shape: tuple[int, ...]) -> Any:
+    grad = sum_to(grad, shape)
+    if grad.shape != shape:
         raise RuntimeError(
             f"{type(node).__name__}.backward returned a gradient of shape {grad.shape} "
-            f"for an input of shape {x.shape}"
+            f"for an input of shape {shape}"
         )
     return grad
 
@@ -234,12 +263,11 @@ def _topological_counts(roots: Sequence[Function]) -> dict[Function, int]:
     counts = dict.fromkeys(roots, 0)  # a node is listed once it has been visited
     stack = list(roots)
     while stack:
-        inputs = stack.pop().inputs
-        if inputs is None:
+        edges = stack.pop().edges
+        if edges is None:
             raise RuntimeError(_FREED_MESSAGE)
-        for x in inputs:
-            if isinstance(x, Tensor) and x._ctx is not None:
-                parent = x._ctx
+        for parent in edges:
+            if isinstance(parent, Function):
                 if parent in counts:
                     counts[parent] += 1
                 else:
@@ -265,38 +293,49 @@ def run_backward(
     for out, g in zip(outputs, grads, strict=True):
         key = out if out._ctx is None else out._ctx
         pending[key] = pending[key] + g if key in pending else g
-    counts = _topological_counts([key for key in pending if isinstance(key, Function)])
-    ready = [node for node, n in counts.items() if n == 0]
+    roots = [key for key in pending if isinstance(key, Function)]
+    counts = _topological_counts(roots)
+    ready = [node for node in roots if counts[node] == 0]
     previous_mode, _mode.enabled = _mode.enabled, create_graph
     try:
         while ready:
             node = ready.pop()
-            inputs = node.inputs
+            edges = node.edges
             grad = pending.pop(node, None) if accumulate else pending.get(node)
             if grad is None:  # no gradient reached this node: nothing flows on
-                input_grads = (None,) * len(inputs)
+                input_grads = (None,) * len(edges)
             else:
-                input_grads = _call_backward(node, grad, create_graph)
-                if len(input_grads) != len(inputs):
+                if create_graph:
+                    input_grads = _backward_as_graph(node, grad)
+                else:
+                    input_grads = node.backward(node, grad)
+                if type(input_grads) is not tuple:
+                    input_grads = (
+                        tuple(input_grads) if isinstance(input_grads, list) else (input_grads,)
+                    )
+                if len(input_grads) != len(edges):
                     raise RuntimeError(
                         f"{type(node).__name__}.backward returned {len(input_grads)} "
-                        f"gradients for {len(inputs)} inputs"
+                        f"gradients for {len(edges)} inputs"
                     )
-            for x, g in zip(inputs, input_grads):
-                if not isinstance(x, Tensor):
+            for target, g in zip(edges, input_grads):
+                if target is None:
                     continue
-                parent = x._ctx
-                if g is not None and x.requires_grad:
-                    if g.shape != x.data.shape:
-                        g = _check_shape(node, g, x)
-                    key = x if parent is None else parent
-                    pending[key] = pending[key] + g if key in pending else g
-                if parent is not None:
-                    counts[parent] -= 1
-                    if counts[parent] == 0:
-                        ready.append(parent)
+                if isinstance(target, Tensor):  # a leaf
+                    if g is not None and target.requires_grad:
+                        if g.shape != target.data.shape:
+                            g = _check_shape(node, g, target.data.shape)
+                        pending[target] = pending[target] + g if target in pending else g
+                    continue
+                if g is not None:
+                    if g.shape != target._shape:
+                        g = _check_shape(node, g, target._shape)
+                    pending[target] = pending[target] + g if target in pending else g
+                counts[target] -= 1
+                if counts[target] == 0:
+                    ready.append(target)
             if not retain_graph:
-                node.inputs = None
+                node.edges = None
                 node._saved = None
     finally:
         _mode.enabled = previous_mode
@@ -305,18 +344,13 @@ def run_backward(
     return pending
 
 
-def _call_backward(node: Function, grad: Any, create_graph: bool) -> tuple:
-    if create_graph:
-        node._as_tensors = True
-        try:
-            input_grads = node.backward(node, grad)
-        finally:
-            node._as_tensors = False
-    else:
-        input_grads = node.backward(node, grad)
-    if type(input_grads) is tuple:
-        return input_grads
-    return tuple(input_grads) if isinstance(input_grads, list) else (input_grads,)
+def _backward_as_graph(node: Function, grad: Tensor) -> Any:
+    """Run a rule on Tensors (create_graph=True): its saved arrays come back as Tensors."""
+    node._as_tensors = True
+    try:
+        return node.backward(node, grad)
+    finally:
+        node._as_tensors = False
 
 
 def _accumulate(grads: dict[Tensor, Any]) -> None:
@@ -361,7 +395,7 @@ def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False) -> No
                 f"backward: grad must be given for a non-scalar output of shape {tensor.shape} "
                 "(for example out.backward(np.ones_like(out.data)), or reduce it with .sum())"
             )
-        grad = np.ones_like(tensor.data)
+        grad = np.array(1.0, dtype=tensor.dtype).reshape(tensor.shape)  # shape () or (1, ...)
     else:
         grad = _as_grad_array(grad, tensor, "backward")
     run_backward([tensor], [grad], retain_graph, create_graph=False)

@@ -5,6 +5,7 @@ Each returns a Tensor. The gradient rules are in `ops.py`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -112,8 +113,9 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
 
 def one_hot(labels: Any, num_classes: int) -> Tensor:
     """Integer labels of shape (N,) -> float64 rows of shape (N, num_classes)."""
-    labels = _class_indices(labels, num_classes, "one_hot")
-    return Tensor(np.eye(num_classes)[labels])
+    if not isinstance(num_classes, int | np.integer) or num_classes < 1:
+        raise ValueError(f"one_hot: num_classes must be a positive integer, got {num_classes!r}")
+    return Tensor(_one_hot_rows(labels, int(num_classes), np.float64, "one_hot"))
 
 
 def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
@@ -140,18 +142,20 @@ def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") ->
             raise ValueError(
                 f"softmax_cross_entropy: {targets.shape[0]} targets for {n} rows of logits"
             )
-        targets = _class_indices(targets, c, "softmax_cross_entropy")
-    elif targets.shape != (n, c):
+        rows = _one_hot_rows(targets, c, logits.dtype, "softmax_cross_entropy")
+        return ops.SoftmaxCrossEntropy.apply(logits, rows, reduction=reduction, one_hot=True)
+    if targets.shape != (n, c):
         raise ValueError(
             f"softmax_cross_entropy: targets must have shape ({n},) or ({n}, {c}) "
             f"for logits of shape {logits.shape}, got {targets.shape}"
         )
-    elif targets.dtype != logits.dtype:  # the loss keeps the logits' dtype
+    if targets.dtype != logits.dtype:  # the loss keeps the logits' dtype
         targets = targets.astype(logits.dtype)
     return ops.SoftmaxCrossEntropy.apply(logits, targets, reduction=reduction)
 
 
-def _class_indices(labels: Any, num_classes: int, where: str) -> np.ndarray:
+def _one_hot_rows(labels: Any, num_classes: int, dtype: Any, where: str) -> np.ndarray:
+    """Validated class labels (N,) -> one-hot rows (N, num_classes) of `dtype`."""
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"{where}: class labels must have shape (N,), got {labels.shape}")
@@ -162,12 +166,25 @@ def _class_indices(labels: Any, num_classes: int, where: str) -> np.ndarray:
         labels = labels.astype(np.intp)
     elif kind not in "iu":
         raise ValueError(f"{where}: class labels must be integers, got dtype {labels.dtype}")
-    # One reduction checks both ends: seen as unsigned, a negative label is huge.
-    unsigned = labels.view(labels.dtype.str.replace("i", "u")) if kind == "i" else labels
-    if labels.size and unsigned.max() >= num_classes:
+    # Indexing the identity rejects labels from num_classes up; negative ones need a check,
+    # as numpy would count them from the end.
+    try:
+        if kind != "u" and labels.size and labels.min() < 0:
+            raise IndexError
+        return _identity(num_classes, np.dtype(dtype))[labels]
+    except IndexError:
         bad = labels[(labels < 0) | (labels >= num_classes)][0]
-        raise ValueError(f"{where}: class label {bad} is out of range for {num_classes} classes")
-    return labels
+        raise ValueError(
+            f"{where}: class label {bad} is out of range for {num_classes} classes"
+        ) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _identity(n: int, dtype: np.dtype) -> np.ndarray:
+    """np.eye(n), cached and read-only: its rows are the one-hot vectors."""
+    eye = np.eye(n, dtype=dtype)
+    eye.flags.writeable = False
+    return eye
 
 
 def _normalize_axis(axis: int, ndim: int, where: str) -> int:

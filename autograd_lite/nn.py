@@ -398,7 +398,7 @@ class Sequential(Module):
 
     def forward(self, x: Any) -> Any:
         for module in self._modules.values():
-            x = module(x)
+            x = module.forward(x)  # what module(x) would call, minus one call per layer
         return x
 
     def __len__(self) -> int:

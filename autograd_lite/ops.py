@@ -15,7 +15,6 @@ Three things the engine does for every rule, so no rule has to:
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
@@ -116,31 +115,33 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = np.asarray(a), np.asarray(b)
-        a_shape, b_shape = a.shape, b.shape
-        k_a = a_shape[-1] if a_shape else None
-        k_b = (b_shape[-2] if len(b_shape) > 1 else b_shape[0]) if b_shape else None
-        if k_a is None or k_b is None or k_a != k_b:
-            raise ValueError(f"matmul: shapes {a_shape} and {b_shape} do not align")
+        a = a if type(a) is np.ndarray else np.asarray(a)
+        b = b if type(b) is np.ndarray else np.asarray(b)
+        try:
+            out = a @ b
+        except ValueError:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align") from None
         ctx.save_for_backward(a, b)
-        return a @ b
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         # C = A B  =>  dA = dC B^T,  dB = A^T dC  (on the last two axes; the engine sums
         # broadcast batch axes). A 1-D operand is a row (A) or a column (B) that numpy drops.
         a, b = ctx.saved_tensors
+        if a.ndim > 1 and b.ndim > 1:
+            # Skip the gradient of a constant, e.g. of the data X in X @ W (Linear has a
+            # third input, its bias)
+            need_a, need_b = ctx.needs_input_grad[:2]
+            return grad @ _mT(b) if need_a else None, _mT(a) @ grad if need_b else None
         if a.ndim == 1 and b.ndim == 1:
             return grad * b, grad * a
         if a.ndim == 1:  # (k,) @ (..., k, m) -> (..., m)
             grad = grad.reshape(grad.shape[:-1] + (1,) + grad.shape[-1:])
             return (grad @ _mT(b)).reshape(grad.shape[:-2] + a.shape), _outer(a, grad)
-        if b.ndim == 1:  # (..., n, k) @ (k,) -> (..., n)
-            grad = grad.reshape(grad.shape + (1,))
-            return grad * b, (_mT(a) @ grad).reshape(grad.shape[:-2] + b.shape)
-        # Skip the gradient of a constant, e.g. of the data X in X @ W (Linear has a 3rd input)
-        need_a, need_b = ctx.needs_input_grad[:2]
-        return grad @ _mT(b) if need_a else None, _mT(a) @ grad if need_b else None
+        # (..., n, k) @ (k,) -> (..., n)
+        grad = grad.reshape(grad.shape + (1,))
+        return grad * b, (_mT(a) @ grad).reshape(grad.shape[:-2] + b.shape)
 
 
 class Linear(Function):
@@ -317,13 +318,14 @@ class Log(Function):
 class ReLU(Function):
     @staticmethod
     def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.maximum(a, 0)
+        out = np.maximum(a, 0)
+        ctx.save_for_backward(out)  # relu(a) > 0 exactly where a > 0; `a` itself can go
+        return out
 
     @staticmethod
     def backward(ctx, grad):  # 1 where a > 0, else 0 (also at a == 0)
-        (a,) = ctx.saved_tensors
-        return grad * (_value(a) > 0)
+        (out,) = ctx.saved_tensors
+        return grad * (_value(out) > 0)
 
 
 class Tanh(Function):
@@ -457,13 +459,10 @@ class SoftmaxCrossEntropy(Function):
     name = "softmax_cross_entropy"
 
     @staticmethod
-    def forward(ctx, logits, targets, reduction="mean"):
+    def forward(ctx, logits, targets, reduction="mean", one_hot=False):
         # With s = z - max(z) and T = sum_k t_k (1 for one-hot rows):
         # loss = -sum_k t_k log softmax(z)_k = T log(sum_k e^s_k) - sum_k t_k s_k
-        if targets.ndim == 1:  # class indices -> one-hot rows
-            targets, row_sums = _identity(logits.shape[1], logits.dtype)[targets], None
-        else:
-            row_sums = targets.sum(axis=1, keepdims=True)
+        row_sums = None if one_hot else targets.sum(axis=1, keepdims=True)
         shifted = logits - logits.max(axis=1, keepdims=True)  # stable: largest exponent e^0
         exps = np.exp(shifted)
         total = exps.sum(axis=1, keepdims=True)
@@ -487,14 +486,6 @@ class SoftmaxCrossEntropy(Function):
         if ctx.reduction == "none":
             return (probs - targets) * grad.reshape((n, 1)), None
         return (probs - targets) * (grad / n if ctx.reduction == "mean" else grad), None
-
-
-@functools.lru_cache(maxsize=64)
-def _identity(n: int, dtype: np.dtype) -> np.ndarray:
-    """np.eye(n), cached (read-only): its rows are the one-hot vectors."""
-    eye = np.eye(n, dtype=dtype)
-    eye.flags.writeable = False
-    return eye
 
 
 def softmax(x: Any, axis: int = -1) -> Any:

@@ -214,16 +214,17 @@ class SGD(Optimizer):
         """One SGD update of every param with a gradient (see the class docstring)."""
         index = 0
         for group in self.param_groups:
-            lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
-            for p in group["params"]:
-                grad = self._grad(p, index)
+            lr, params = group["lr"], group["params"]
+            plain = group["momentum"] == 0 and group["weight_decay"] == 0
+            for i, p in enumerate(params, start=index):
+                grad = self._grad(p, i)
                 if grad is None:
-                    pass
-                elif momentum == 0 and weight_decay == 0:
+                    continue
+                if plain:  # the tutorial's update, kept to one numpy expression
                     p.data -= lr * grad
                 else:
-                    self._momentum_update(index, p, grad, group)
-                index += 1
+                    self._momentum_update(i, p, grad, group)
+            index += len(params)
 
     def _momentum_update(
         self, index: int, p: Tensor, grad: np.ndarray, group: dict[str, Any]
