@@ -189,12 +189,14 @@ class Function:
             if ctx._saved and id(out) in map(id, ctx._saved):
                 ctx._saved = tuple(array if s is out else s for s in ctx._saved)
             out = array
+        result = _new(Tensor)  # what Tensor(out) would make, without re-checking `out`
+        result.data, result.grad = out, None
         if needs_grad and _mode.enabled:
             ctx._out_id, ctx._shape = id(out), out.shape
-            result = _make(out, True)
-            result._ctx = ctx
-            return result
-        return _make(out, False)
+            result.requires_grad, result._ctx = True, ctx
+        else:
+            result.requires_grad, result._ctx = False, None
+        return result
 
     @property
     def name(self) -> str:
@@ -460,4 +462,4 @@ def grad(
 
 
 # Imported last because tensor.py imports this module (Tensor.backward calls backward).
-from autograd_lite.tensor import Tensor, _make  # noqa: E402
+from autograd_lite.tensor import Tensor, _make, _new  # noqa: E402

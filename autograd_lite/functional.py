@@ -171,7 +171,7 @@ def _one_hot_rows(labels: Any, num_classes: int, dtype: Any, where: str) -> np.n
     try:
         if kind != "u" and labels.size and labels.min() < 0:
             raise IndexError
-        return _identity(num_classes, np.dtype(dtype))[labels]
+        return _identity(num_classes, dtype)[labels]
     except IndexError:
         bad = labels[(labels < 0) | (labels >= num_classes)][0]
         raise ValueError(
@@ -180,7 +180,7 @@ def _one_hot_rows(labels: Any, num_classes: int, dtype: Any, where: str) -> np.n
 
 
 @functools.lru_cache(maxsize=64)
-def _identity(n: int, dtype: np.dtype) -> np.ndarray:
+def _identity(n: int, dtype: Any) -> np.ndarray:
     """np.eye(n), cached and read-only: its rows are the one-hot vectors."""
     eye = np.eye(n, dtype=dtype)
     eye.flags.writeable = False
