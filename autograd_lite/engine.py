@@ -392,12 +392,15 @@ def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False) -> No
             "(did you create its inputs with requires_grad=True, outside no_grad()?)"
         )
     if grad is None:
-        if tensor.size != 1:
+        data = tensor.data
+        if data.size != 1:
             raise ValueError(
-                f"backward: grad must be given for a non-scalar output of shape {tensor.shape} "
+                f"backward: grad must be given for a non-scalar output of shape {data.shape} "
                 "(for example out.backward(np.ones_like(out.data)), or reduce it with .sum())"
             )
-        grad = np.array(1.0, dtype=tensor.dtype).reshape(tensor.shape)  # shape () or (1, ...)
+        grad = np.array(1.0, dtype=data.dtype)
+        if data.ndim:
+            grad = grad.reshape(data.shape)  # (1, 1, ...)
     else:
         grad = _as_grad_array(grad, tensor, "backward")
     run_backward([tensor], [grad], retain_graph, create_graph=False)
