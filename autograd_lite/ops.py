@@ -129,10 +129,10 @@ class MatMul(Function):
         # C = A B  =>  dA = dC B^T,  dB = A^T dC  (on the last two axes; the engine sums
         # broadcast batch axes). A 1-D operand is a row (A) or a column (B) that numpy drops.
         a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad[:2]  # (Linear adds a third input, its bias)
+        if a.ndim == 2 and b.ndim == 2:  # skip the gradient of a constant, e.g. of X in X @ W
+            return grad @ b.T if need_a else None, a.T @ grad if need_b else None
         if a.ndim > 1 and b.ndim > 1:
-            # Skip the gradient of a constant, e.g. of the data X in X @ W (Linear has a
-            # third input, its bias)
-            need_a, need_b = ctx.needs_input_grad[:2]
             return grad @ _mT(b) if need_a else None, _mT(a) @ grad if need_b else None
         if a.ndim == 1 and b.ndim == 1:
             return grad * b, grad * a
@@ -164,7 +164,7 @@ class Linear(Function):
 
 def _mT(x: Any) -> Any:  # noqa: N802
     """Swap the last two axes (the matrix transpose of a stack of matrices)."""
-    return x.T if x.ndim == 2 else x.swapaxes(-1, -2)
+    return x.swapaxes(-1, -2)
 
 
 def _outer(a: Any, grad_row: Any) -> Any:
