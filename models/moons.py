@@ -143,8 +143,7 @@ def train(
         raise ValueError("train: X has no samples")
     rng = np.random.default_rng(rng)
     opt = make_optimizer(list(net.parameters()), optimizer, lr)
-    # One-hot rows as the tutorial did: the fused loss then skips its label checks and
-    # its gradient is simply softmax - Y.
+    # One-hot rows, as the tutorial did: the labels are checked once here, not every step.
     Y = np.eye(net.fc2.out_features)[y]
     return _train_loop(net, opt, X, Y, batch_size, epochs, rng, reduction, callback)
 
