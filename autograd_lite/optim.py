@@ -146,11 +146,14 @@ class Optimizer:
     def _grad(self, p: Tensor, index: int) -> np.ndarray | None:
         grad = p.grad
         if grad is not None and grad.shape != p.data.shape:
-            raise ValueError(
-                f"{type(self).__name__}.step: param {index} has shape {p.data.shape} "
-                f"but its grad has shape {grad.shape}"
-            )
+            self._wrong_shape(p, index)
         return grad
+
+    def _wrong_shape(self, p: Tensor, index: int) -> None:
+        raise ValueError(
+            f"{type(self).__name__}.step: param {index} has shape {p.data.shape} "
+            f"but its grad has shape {p.grad.shape}"
+        )
 
     def __repr__(self) -> str:
         groups = []
@@ -217,9 +220,11 @@ class SGD(Optimizer):
             lr, params = group["lr"], group["params"]
             plain = group["momentum"] == 0 and group["weight_decay"] == 0
             for i, p in enumerate(params, start=index):
-                grad = self._grad(p, i)
+                grad = p.grad
                 if grad is None:
                     continue
+                if grad.shape != p.data.shape:  # never let numpy broadcast a wrong gradient
+                    self._wrong_shape(p, i)
                 if plain:  # the tutorial's update, kept to one numpy expression
                     p.data -= lr * grad
                 else:
