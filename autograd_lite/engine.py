@@ -98,6 +98,7 @@ class Function:
     """
 
     edges: list | None  # per positional input: its node, the Tensor itself, or None
+    needs_input_grad: tuple[bool, ...]  # per positional input: does it need a gradient?
     _saved: tuple | None = ()
     _as_tensors = False
     _out_id = -1  # id() of the output array, to recognise it among saved arrays
@@ -142,37 +143,25 @@ class Function:
                 result.append(_edge_tensor(self, array) if id(array) == self._out_id else array)
         return tuple(result)
 
-    @property
-    def needs_input_grad(self) -> tuple[bool, ...]:
-        """For each positional input: does it need a gradient?"""
-        # a gradient flows to every node, and to the leaves that require grad
-        return tuple(
-            [
-                e is not None and (e.requires_grad if isinstance(e, Tensor) else True)
-                for e in self.edges
-            ]
-        )
-
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run `forward` on the inputs' arrays and record the node if a gradient is needed."""
-        arrays, edges = [], []
-        any_tensor = needs_grad = False
+        arrays, edges, needs = [], [], []
+        any_tensor = False
         for a in args:
             if isinstance(a, Tensor):
                 any_tensor = True
                 arrays.append(a.data)
-                if a._ctx is None:
-                    edges.append(a)
-                    needs_grad = needs_grad or a.requires_grad
-                else:
-                    edges.append(a._ctx)
-                    needs_grad = True
+                edges.append(a if a._ctx is None else a._ctx)
+                needs.append(a.requires_grad)  # always True for a non-leaf
             else:
                 arrays.append(a)
                 edges.append(None)
+                needs.append(False)
+        needs_grad = True in needs
         ctx = cls()
-        ctx.edges = edges  # set before forward, which may read ctx.needs_input_grad
+        ctx.edges = edges
+        ctx.needs_input_grad = tuple(needs)  # set before forward, which may read it
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except ValueError as e:

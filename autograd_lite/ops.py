@@ -472,7 +472,7 @@ class SoftmaxCrossEntropy(Function):
         if reduction == "none":
             return log_total.reshape(-1) - (targets * shifted).sum(axis=1)
         loss = log_total.sum() - np.vdot(targets, shifted)  # vdot: sum of t * s in one call
-        return loss / len(logits) if reduction == "mean" else loss
+        return np.array(loss / len(logits) if reduction == "mean" else loss)
 
     @staticmethod
     def backward(ctx, grad):  # dL/dz = T softmax(z) - t, scaled as the reduction scales
