@@ -159,7 +159,11 @@ class Linear(Function):
 
     @staticmethod
     def backward(ctx, grad):  # as MatMul for x and W; d(x W + b)/db = 1
-        return (*MatMul.backward(ctx, grad), grad)
+        x, weight = ctx.saved_tensors
+        if x.ndim != 2:
+            return (*MatMul.backward(ctx, grad), grad)
+        need_x, need_w, _ = ctx.needs_input_grad  # rows of data x need no gradient
+        return grad @ weight.T if need_x else None, x.T @ grad if need_w else None, grad
 
 
 def _mT(x: Any) -> Any:  # noqa: N802
