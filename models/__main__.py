@@ -170,21 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--trials", type=positive_int, default=3, help="trainings per width (default: %(default)s)"
     )
-    p.add_argument(
-        "--batch-size", type=positive_int, default=10, help="minibatch size (default: %(default)s)"
-    )
-    p.add_argument(
-        "--epochs",
-        type=positive_int,
-        default=100,
-        help="passes over the training set (default: %(default)s)",
-    )
-    p.add_argument(
-        "--lr",
-        type=positive_float,
-        default=1e-4,
-        help="learning rate of the summed loss (default: %(default)s)",
-    )
+    _add_training_options(p, epochs=100, hidden=False)
     p.add_argument(
         "--out",
         default="width_sweep.png",
@@ -240,10 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_training_options(p: argparse.ArgumentParser, epochs: int, optimizer: bool) -> None:
-    p.add_argument(
-        "--hidden", type=positive_int, default=64, help="hidden units (default: %(default)s)"
-    )
+def _add_training_options(
+    p: argparse.ArgumentParser, epochs: int, hidden: bool = True, optimizer: bool = False
+) -> None:
+    """The options of a training: width, minibatch size, epochs, lr (and optimizer, init)."""
+    if hidden:
+        p.add_argument(
+            "--hidden", type=positive_int, default=64, help="hidden units (default: %(default)s)"
+        )
     p.add_argument(
         "--batch-size", type=positive_int, default=10, help="minibatch size (default: %(default)s)"
     )
