@@ -1,16 +1,22 @@
 """The engine: grad mode, the Function node that records the graph, and the backward walk.
 
 A recorded graph is made of `Function` instances (the nodes). Each non-leaf Tensor points at
-the node that made it (`tensor._ctx`). A node holds one edge per input: the node that made
-that input, or the input Tensor itself when it is a leaf (or a constant Tensor). A node holds
-no intermediate Tensor, so an intermediate array lives only as long as a user variable or a
-rule's `save_for_backward` needs it, and nothing points back from a node to its output, so a
-graph is freed by reference counting alone.
+the node that made it (`tensor._ctx`). A node holds one edge per positional input: the node
+that made that input, the input Tensor itself when it is a leaf, or None for a constant. A
+node holds no intermediate Tensor and nothing points back from a node to its output, so an
+intermediate array lives only as long as a user variable or a rule's `save_for_backward`
+needs it, and a graph is freed by reference counting alone.
+
+The backward walk (`run_backward`) is three steps:
+1. `_dependencies`: which nodes the walk must visit, and how many edges lead into each;
+2. a loop that takes a node whose gradient is complete, calls its rule, and sends each
+   input's gradient along its edge (summed to the input's shape and dtype by `_conform`,
+   and added to what that input has received so far);
+3. leaf gradients go into `.grad` (`backward`) or are returned (`grad`).
 
 Backward rules receive numpy arrays on the fast path. With `create_graph=True` they receive
 Tensors instead, and the very same rule then records a graph of its own (higher-order
-gradients). That is why rules only use operations that ndarrays and Tensors share, and why
-`Function.apply` on plain arrays simply runs `forward`.
+gradients): rules use operators, methods and numpy functions that ndarrays and Tensors share.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 import numpy as np
 
 
+# --- grad mode ----------------------------------------------------------------------------
 class _Mode(threading.local):
     enabled = True  # each thread starts with grad mode on
 
@@ -40,8 +47,10 @@ class _GradMode:
 
     enabled: bool
 
-    def __init__(self) -> None:
-        self._previous: list[bool] = []  # a stack, so one instance can be entered twice
+    def __new__(cls, fn: Callable | None = None) -> Any:
+        self = super().__new__(cls)
+        self._previous = []  # a stack, so one instance can be entered twice
+        return self if fn is None else self(fn)  # `@no_grad` without parentheses
 
     def __enter__(self) -> None:
         self._previous.append(_mode.enabled)
@@ -51,6 +60,9 @@ class _GradMode:
         _mode.enabled = self._previous.pop()
 
     def __call__(self, fn: Callable) -> Callable:
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}: can only decorate a function, got {fn!r}")
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with type(self)():
@@ -60,7 +72,7 @@ class _GradMode:
 
 
 class no_grad(_GradMode):  # noqa: N801  (named like torch.no_grad)
-    """Record nothing inside: `with al.no_grad(): ...` or `@al.no_grad()`."""
+    """Record nothing inside: `with al.no_grad(): ...`, `@al.no_grad()` or `@al.no_grad`."""
 
     enabled = False
 
@@ -69,6 +81,10 @@ class enable_grad(_GradMode):  # noqa: N801
     """Record again inside a `no_grad` block."""
 
     enabled = True
+
+
+# --- the node ------------------------------------------------------------------------------
+_INPUT, _OUTPUT, _OTHER = "input", "output", "other"
 
 
 class Function:
@@ -85,24 +101,33 @@ class Function:
             @staticmethod
             def backward(ctx, grad):        # d(x^3)/dx = 3 x^2
                 (x,) = ctx.saved_tensors
-                return grad * 3 * x ** 2    # one gradient per positional input
+                return grad * 3 * x ** 2    # one gradient per positional input (or None)
 
     Positional inputs may be Tensors, arrays or scalars; only Tensors receive gradients.
     Keyword arguments are passed to `forward` as plain parameters. `backward` may return a
-    gradient with the broadcast shape of its output: the engine reduces it to the input's
-    shape. Called with no Tensor at all, `apply` just returns `forward`'s array.
+    gradient with the broadcast shape of its output: the engine sums it to the input's shape
+    and casts it to the input's dtype. Called with no Tensor at all, `apply` just returns
+    `forward`'s array. `ctx.needs_input_grad[i]` says whether input i needs a gradient.
 
-    With `al.grad(..., create_graph=True)` the engine calls `backward` with Tensors, and
-    `ctx.saved_tensors` returns the input or output Tensors the saved arrays came from, so a
-    rule written with operators and ops works for higher-order gradients too.
+    Saved values and higher-order gradients: `ctx.save_for_backward(...)` accepts the arrays
+    `forward` received and the array it returns. Which input (or the output) each saved
+    value is, is settled when it is recorded. With `al.grad(..., create_graph=True)` the
+    engine calls `backward` with Tensors and `ctx.saved_tensors` gives the input and output
+    Tensors themselves, so a rule written with operators, ops and numpy functions records a
+    graph of its own. A saved value that is neither an input nor the output (an
+    intermediate, such as `x * x`) is fine for first-order gradients, but a second-order
+    pass through it raises `RuntimeError`: save inputs/outputs and recompute the value in
+    `backward`, or mark `backward` with `@al.once_differentiable`. Non-differentiable
+    constants (masks, shapes, axes) go on `ctx` as plain attributes.
     """
 
-    edges: list | None  # per positional input: its node, the Tensor itself, or None
+    edges: list | None  # per positional input: its node, the leaf Tensor itself, or None
     needs_input_grad: tuple[bool, ...]  # per positional input: does it need a gradient?
     _saved: tuple | None = ()
-    _as_tensors = False
-    _out_id = -1  # id() of the output array, to recognise it among saved arrays
-    _shape: tuple[int, ...] = ()  # the output's shape, to check the gradients it receives
+    _saved_ids: tuple[int, ...] = ()  # id() of each input array and of the output
+    _as_tensors = False  # True while backward runs on Tensors (create_graph)
+    _shape: tuple[int, ...] = ()  # the output's shape and dtype: what its gradient must be
+    _dtype: Any = None
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -112,9 +137,9 @@ class Function:
     def backward(ctx: Function, grad: Any) -> Any:
         raise NotImplementedError("subclasses of Function define backward(ctx, grad)")
 
-    def save_for_backward(self, *arrays: Any) -> None:
-        """Keep arrays for `backward` (read them back from `ctx.saved_tensors`)."""
-        self._saved = arrays
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep inputs and/or the output for `backward` (read back from `ctx.saved_tensors`)."""
+        self._saved = values
 
     @property
     def saved_tensors(self) -> tuple:
@@ -123,25 +148,28 @@ class Function:
             raise RuntimeError(_FREED_MESSAGE)
         if not self._as_tensors:
             return self._saved
-        return self._saved_as_tensors()
+        return tuple(self._saved_as_tensor(i, v) for i, v in enumerate(self._saved))
 
-    def _saved_as_tensors(self) -> tuple:
-        # Map each saved array back to the graph it came from: an input, or the output (as a
-        # new Tensor around the output array whose creator is this node); else a constant.
-        # Two inputs may share one ndarray (x and x.detach()): the k-th time such an array
-        # was saved maps to the k-th of those inputs, as rules save inputs in order.
-        # (Ids are safe here: a saved array is alive, and so was the array it is compared
-        # with when this node was recorded.)
-        result, taken = [], set()
-        for array in self._saved:
-            matches = [i for i, e in enumerate(self.edges) if _edge_holds(e, array)]
-            if matches:
-                i = next((i for i in matches if i not in taken), matches[0])
-                taken.add(i)
-                result.append(_edge_tensor(self.edges[i], array))
-            else:
-                result.append(_edge_tensor(self, array) if id(array) == self._out_id else array)
-        return tuple(result)
+    def _saved_as_tensor(self, index: int, saved: Any) -> Any:
+        """Saved value `index` as a Tensor in the graph (create_graph=True)."""
+        vid = id(saved)
+        if vid in self._saved_ids:
+            position = self._saved_ids.index(vid)
+            if position == len(self.edges):  # the output: this node made it
+                return _tensor(saved, self)
+            edge = self.edges[position]
+            if edge is None:  # a constant input
+                return saved
+            if isinstance(edge, Function):  # a recorded tensor: its node made it
+                return _tensor(saved, edge)
+            return edge  # a leaf
+        raise RuntimeError(
+            f"{self.name}: saved value {index} is neither an input nor the output of the op, "
+            "so a gradient of its gradient would treat it as a constant and be wrong. Save "
+            "only inputs and the output with ctx.save_for_backward and recompute the value "
+            "in backward, or decorate backward with @al.once_differentiable if the rule is "
+            "first-order only."
+        )
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
@@ -155,22 +183,21 @@ class Function:
                 edges.append(a if a._ctx is None else a._ctx)
                 needs.append(a.requires_grad)  # always True for a non-leaf
             else:
-                arrays.append(a)
+                arrays.append(np.asarray(a) if type(a) in (list, tuple) else a)
                 edges.append(None)
                 needs.append(False)
-        needs_grad = True in needs
+        if len(arrays) > 1:  # one ndarray at two positions: give each its own object
+            if len(arrays) == 2:
+                if arrays[0] is arrays[1] and type(arrays[1]) is np.ndarray:
+                    arrays[1] = arrays[1].view()
+            else:
+                _distinct(arrays)
         ctx = cls()
-        ctx.edges = edges
         ctx.needs_input_grad = tuple(needs)  # set before forward, which may read it
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except ValueError as e:
-            if str(e).startswith(f"{ctx.name}:"):
-                raise
-            if "shapes" in str(e):  # numpy's message already names the shapes
-                raise ValueError(f"{ctx.name}: {e}") from e
-            shapes = ", ".join(str(np.shape(a)) for a in arrays)
-            raise ValueError(f"{ctx.name}: {e} (input shapes {shapes})") from e
+            raise _named_error(ctx.name, e, arrays) from e
         if not any_tensor:
             return out
         if type(out) is not np.ndarray:  # numpy returns scalars for 0-d results
@@ -178,14 +205,15 @@ class Function:
             if ctx._saved and id(out) in map(id, ctx._saved):
                 ctx._saved = tuple(array if s is out else s for s in ctx._saved)
             out = array
-        result = _new(Tensor)  # what Tensor(out) would make, without re-checking `out`
-        result.data, result.grad = out, None
-        if needs_grad and _mode.enabled:
-            ctx._out_id, ctx._shape = id(out), out.shape
-            result.requires_grad, result._ctx = True, ctx
-        else:
-            result.requires_grad, result._ctx = False, None
-        return result
+        if True in needs and _mode.enabled:
+            ctx.edges = edges
+            ctx._shape, ctx._dtype = out.shape, out.dtype
+            if ctx._saved:
+                # Which input (or the output) each saved value is, recognised by id(): exact,
+                # as the input arrays are distinct objects, all alive now with the saved ones.
+                ctx._saved_ids = (*map(id, arrays), id(out))
+            return _tensor(out, ctx)
+        return _tensor(out)
 
     @property
     def name(self) -> str:
@@ -196,20 +224,79 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-def _edge_holds(edge: Any, array: Any) -> bool:
-    """Was `array` the data of the input at the other end of this edge?"""
-    if isinstance(edge, Tensor):
-        return edge.data is array
-    return edge is not None and edge._out_id == id(array)
+def _distinct(arrays: list) -> None:
+    """Replace repeated ndarray objects by views, so that each position has its own object."""
+    if len(arrays) == 3:  # x @ W + b in one op: the common case, without building a set
+        a, b, c = arrays
+        if a is not b and a is not c and b is not c:
+            return
+    seen: set[int] = set()
+    for i, a in enumerate(arrays):
+        if type(a) is np.ndarray:
+            if id(a) in seen:
+                arrays[i] = a.view()
+            seen.add(id(a))
 
 
-def _edge_tensor(edge: Any, array: np.ndarray) -> Tensor:
-    """The input behind an edge as a Tensor in the graph (a new one around a node's output)."""
-    if isinstance(edge, Tensor):
-        return edge
-    tensor = _make(array, True)
-    tensor._ctx = edge
-    return tensor
+def _named_error(name: str, e: ValueError, arrays: list) -> ValueError:
+    """A forward's ValueError with the op's name in front (numpy's AxisError stays one)."""
+    message = str(e)
+    if message.startswith(f"{name}:"):
+        return e
+    if "shapes" not in message:  # numpy names the shapes for a mismatch, not always else
+        shapes = ", ".join(str(np.shape(a)) for a in arrays)
+        message = f"{message} (input shapes {shapes})"
+    if isinstance(e, np.exceptions.AxisError):  # a ValueError and an IndexError
+        return np.exceptions.AxisError(f"{name}: {message}")
+    return ValueError(f"{name}: {message}")
+
+
+def once_differentiable(backward: Callable) -> Callable:
+    """Mark a `Function.backward` as first-order only (like PyTorch's decorator).
+
+    The rule then always runs on arrays. Its gradients can be used as usual, but
+    differentiating through them (a second-order gradient with `create_graph=True`) raises
+    `RuntimeError` instead of giving a wrong number.
+    """
+
+    @functools.wraps(backward)
+    def wrapper(ctx: Function, grad: Any) -> Any:
+        if not isinstance(grad, Tensor):
+            return backward(ctx, grad)
+        ctx._as_tensors = False
+        try:
+            grads = backward(ctx, grad.data)
+        finally:
+            ctx._as_tensors = True
+        if isinstance(grads, tuple | list):
+            return tuple(_refusing(g, ctx, grad) for g in grads)
+        return _refusing(grads, ctx, grad)
+
+    return wrapper
+
+
+def _refusing(g: Any, ctx: Function, grad: Tensor) -> Any:
+    """`g` as a Tensor whose node depends on the op's inputs and `grad`, and refuses backward."""
+    if g is None:
+        return None
+    g = np.asarray(g)
+    node = _OnceDifferentiable()
+    node.op = type(ctx).__name__
+    node.edges = [grad if grad._ctx is None else grad._ctx, *ctx.edges]
+    node.needs_input_grad = (True,) * len(node.edges)
+    node._shape, node._dtype = g.shape, g.dtype
+    return _tensor(g, node)
+
+
+class _OnceDifferentiable(Function):
+    """A gradient computed by a once_differentiable rule: differentiating it raises."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError(
+            f"{ctx.op}.backward is marked @once_differentiable: its gradient cannot be "
+            "differentiated again (a second-order gradient through it would be wrong)"
+        )
 
 
 _FREED_MESSAGE = (
@@ -219,14 +306,13 @@ _FREED_MESSAGE = (
 )
 
 
+# --- the backward walk -----------------------------------------------------------------------
 def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
     """Sum a broadcast gradient down to `shape` (undoing numpy broadcasting).
 
     The engine calls this after every backward rule, so ops never deal with broadcasting.
-    Works on ndarrays and Tensors alike.
+    Works on ndarrays and Tensors alike; the caller checks the result's shape.
     """
-    if grad.shape == shape:
-        return grad
     lead = grad.ndim - len(shape)
     if lead > 0:  # axes that broadcasting added in front
         grad = grad.sum(axis=0 if lead == 1 else tuple(range(lead)))
@@ -236,115 +322,161 @@ def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
         axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
         if axes:
             grad = grad.sum(axis=axes, keepdims=True)
-    return grad  # if it still has the wrong shape, the caller reports it
-
-
-def _check_shape(node: Function, grad: Any, shape: tuple[int, ...]) -> Any:
-    grad = sum_to(grad, shape)
-    if grad.shape != shape:
-        raise RuntimeError(
-            f"{type(node).__name__}.backward returned a gradient of shape {grad.shape} "
-            f"for an input of shape {shape}"
-        )
     return grad
 
 
-def _topological_counts(roots: Sequence[Function]) -> dict[Function, int]:
-    """For every node reachable from `roots`, how many edges lead into it (iteratively)."""
-    counts = dict.fromkeys(roots, 0)  # a node is listed once it has been visited
-    stack = list(roots)
+def _conform(node: Function, g: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+    """The gradient `node`'s rule gave an input, with the input's shape and dtype."""
+    if g.shape != shape:
+        g = sum_to(g, shape)
+        if g.shape != shape:
+            raise RuntimeError(
+                f"{type(node).__name__}.backward returned a gradient of shape {g.shape} "
+                f"for an input of shape {shape}"
+            )
+    if g.dtype != dtype:
+        g = g.astype(dtype)  # e.g. a float64 constant met a float32 input
+    return g
+
+
+def _dependencies(roots: Sequence[Function], targets: set | None) -> dict[Function, int]:
+    """The nodes to visit, each with the number of edges into it from other visited nodes.
+
+    Every node reachable from `roots` is visited when `targets` is None. Otherwise only the
+    nodes from which a target (a leaf or a node) can be reached: nothing else needs a rule.
+    """
+    if targets is None:
+        counts, keep = dict.fromkeys(roots, 0), None
+    else:
+        keep = _leading_to(roots, targets)
+        counts = {node: 0 for node in roots if node in keep}
+    stack = list(counts)
     while stack:
         edges = stack.pop().edges
         if edges is None:
             raise RuntimeError(_FREED_MESSAGE)
-        for parent in edges:
-            if isinstance(parent, Function):
-                if parent in counts:
-                    counts[parent] += 1
-                else:
-                    counts[parent] = 1
-                    stack.append(parent)
+        for e in edges:
+            if isinstance(e, Function):
+                if e in counts:
+                    counts[e] += 1
+                elif keep is None or e in keep:
+                    counts[e] = 1
+                    stack.append(e)
     return counts
+
+
+def _leading_to(roots: Sequence[Function], targets: set) -> set[Function]:
+    """The nodes reachable from `roots` from which some target can be reached."""
+    leads: dict[Function, bool] = {}
+    stack = [(node, False) for node in roots]
+    while stack:  # iterative depth-first search, a node settled after all its parents
+        node, parents_settled = stack.pop()
+        if parents_settled:
+            leads[node] = node in targets or any(
+                leads.get(e, False) or e in targets for e in node.edges if e is not None
+            )
+        elif node not in leads:
+            if node.edges is None:
+                raise RuntimeError(_FREED_MESSAGE)
+            leads[node] = False  # being visited (a graph has no cycles)
+            stack.append((node, True))
+            stack.extend((e, False) for e in node.edges if isinstance(e, Function))
+    return {node for node, yes in leads.items() if yes}
 
 
 def run_backward(
     outputs: Sequence[Tensor],
-    grads: Sequence[Any],
+    seeds: Sequence[Any],
     retain_graph: bool,
     create_graph: bool,
-    accumulate: bool = True,
+    inputs: Sequence[Tensor] | None = None,
 ) -> dict[Any, Any]:
-    """Propagate `grads` from `outputs` to the leaves, each node once, in topological order.
+    """Propagate `seeds` from `outputs` back through the graph, each node once.
 
-    With `accumulate=True`, leaf gradients are added into `.grad`. Otherwise nothing is
-    written and every gradient is returned: keyed by the Tensor for leaves and by the node
-    that made it for intermediate Tensors.
+    Without `inputs`, every leaf that requires grad gets its gradient added into `.grad`.
+    With `inputs`, nothing is written: only the nodes on a path to an input run their rule,
+    and the gradient of each input is returned, keyed by the leaf Tensor or by the node that
+    made it. Gradients are dropped as soon as they have been passed on.
     """
     pending: dict[Any, Any] = {}  # node or leaf -> gradient summed so far
-    for out, g in zip(outputs, grads, strict=True):
+    for out, g in zip(outputs, seeds, strict=True):
         key = out if out._ctx is None else out._ctx
         pending[key] = pending[key] + g if key in pending else g
-    roots = [key for key in pending if isinstance(key, Function)]
-    counts = _topological_counts(roots)
-    ready = [node for node in roots if counts[node] == 0]
+    targets = None if inputs is None else {x if x._ctx is None else x._ctx for x in inputs}
+    counts = _dependencies([k for k in pending if isinstance(k, Function)], targets)
+    ready = [node for node, n in counts.items() if n == 0]
+    found = {}  # target node -> its gradient, kept once complete
     previous_mode, _mode.enabled = _mode.enabled, create_graph
     try:
         while ready:
             node = ready.pop()
+            grad = pending.pop(node, None)
             edges = node.edges
-            grad = pending.pop(node, None) if accumulate else pending.get(node)
             if grad is None:  # no gradient reached this node: nothing flows on
                 input_grads = (None,) * len(edges)
             else:
+                if targets is not None and node in targets:
+                    found[node] = grad
                 if create_graph:
-                    input_grads = _backward_as_graph(node, grad)
+                    input_grads = _call_rule_on_tensors(node, grad)
                 else:
                     input_grads = node.backward(node, grad)
-                if type(input_grads) is not tuple:
-                    input_grads = (
-                        tuple(input_grads) if isinstance(input_grads, list) else (input_grads,)
-                    )
+                if type(input_grads) is not tuple:  # a rule may return one gradient bare
+                    input_grads = _as_tuple(input_grads)
                 if len(input_grads) != len(edges):
-                    raise RuntimeError(
-                        f"{type(node).__name__}.backward returned {len(input_grads)} "
-                        f"gradients for {len(edges)} inputs"
-                    )
-            for target, g in zip(edges, input_grads):
-                if target is None:
+                    raise _wrong_count(node, input_grads, edges)
+            for edge, g in zip(edges, input_grads):
+                if edge is None:  # a constant
                     continue
-                if isinstance(target, Tensor):  # a leaf
-                    if g is not None and target.requires_grad:
-                        if g.shape != target.data.shape:
-                            g = _check_shape(node, g, target.data.shape)
-                        pending[target] = pending[target] + g if target in pending else g
-                    continue
-                if g is not None:
-                    if g.shape != target._shape:
-                        g = _check_shape(node, g, target._shape)
-                    pending[target] = pending[target] + g if target in pending else g
-                counts[target] -= 1
-                if counts[target] == 0:
-                    ready.append(target)
+                if edge in counts:  # a node of the walk
+                    if g is not None:
+                        if g.shape != edge._shape or g.dtype is not edge._dtype:
+                            g = _conform(node, g, edge._shape, edge._dtype)
+                        pending[edge] = pending[edge] + g if edge in pending else g
+                    counts[edge] -= 1
+                    if counts[edge] == 0:
+                        ready.append(edge)
+                elif g is not None and (  # a leaf (or a node that leads to no target)
+                    edge in targets if targets is not None else edge.requires_grad
+                ):
+                    data = edge.data
+                    if g.shape != data.shape or g.dtype is not data.dtype:
+                        g = _conform(node, g, data.shape, data.dtype)
+                    pending[edge] = pending[edge] + g if edge in pending else g
             if not retain_graph:
                 node.edges = None
                 node._saved = None
     finally:
         _mode.enabled = previous_mode
-    if accumulate:
+    if targets is None:
         _accumulate(pending)
-    return pending
+        return {}
+    found.update((k, g) for k, g in pending.items() if k in targets)  # the leaves
+    return found
 
 
-def _backward_as_graph(node: Function, grad: Tensor) -> Any:
-    """Run a rule on Tensors (create_graph=True): its saved arrays come back as Tensors."""
+def _call_rule_on_tensors(node: Function, grad: Tensor) -> Any:
+    """Run a rule with Tensors (create_graph=True), so that it records a graph of its own."""
     node._as_tensors = True
     try:
         return node.backward(node, grad)
+    except TypeError as e:  # typically a numpy function the Tensor does not support
+        raise TypeError(f"{type(node).__name__}.backward with create_graph=True: {e}") from e
     finally:
         node._as_tensors = False
 
 
-def _accumulate(grads: dict[Tensor, Any]) -> None:
+def _as_tuple(grads: Any) -> tuple:
+    return tuple(grads) if isinstance(grads, list) else (grads,)
+
+
+def _wrong_count(node: Function, grads: tuple, edges: list) -> RuntimeError:
+    return RuntimeError(
+        f"{type(node).__name__}.backward returned {len(grads)} gradients for {len(edges)} inputs"
+    )
+
+
+def _accumulate(grads: dict[Any, Any]) -> None:
     """Add gradients into `.grad` (PyTorch convention: they accumulate across backwards).
 
     A rule may hand the same array (or a view of it) to several inputs; each `.grad` gets an
@@ -352,9 +484,8 @@ def _accumulate(grads: dict[Tensor, Any]) -> None:
     """
     handed_out: set[int] = set()
     for x, g in grads.items():
-        dtype = x.data.dtype
-        if type(g) is not np.ndarray or (g.dtype is not dtype and g.dtype != dtype):
-            g = np.asarray(g, dtype=dtype)
+        if type(g) is not np.ndarray:  # a 0-d result may be a numpy scalar
+            g = np.asarray(g, dtype=x.data.dtype)
         if x.grad is not None:
             x.grad = x.grad + g
             continue
@@ -408,7 +539,8 @@ def grad(
     for non-scalar outputs). With `create_graph=True` the gradients are Tensors with a graph of
     their own, so they can be differentiated again (Hessian-vector products, gradient
     penalties). `retain_graph` defaults to `create_graph`. An input that the outputs do not
-    depend on gets a zero gradient.
+    depend on gets a zero gradient (as in JAX; PyTorch raises unless `allow_unused`). Only
+    the part of the graph between the outputs and the inputs is walked.
     """
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
@@ -418,6 +550,23 @@ def grad(
     for i, x in enumerate(inputs):
         if not x.requires_grad:
             raise ValueError(f"grad: input {i} does not require grad")
+    seeds = _seeds(outputs, grad_outputs, create_graph)
+    retain = create_graph if retain_graph is None else retain_graph
+    found = run_backward(outputs, seeds, retain, create_graph, inputs=inputs)
+    result = []
+    for x in inputs:
+        g = found.get(x if x._ctx is None else x._ctx)
+        if g is None:
+            g = np.zeros(x.shape, dtype=x.dtype)
+            g = _tensor(g) if create_graph else g
+        elif not create_graph:
+            g = np.array(g, dtype=x.dtype, copy=g.base is not None or type(g) is not np.ndarray)
+        result.append(g)
+    return tuple(result)
+
+
+def _seeds(outputs: list[Tensor], grad_outputs: Any, create_graph: bool) -> list[Any]:
+    """One starting gradient per output (ones for a one-element output when none is given)."""
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, Tensor | np.ndarray) and len(outputs) == 1:
@@ -437,21 +586,10 @@ def grad(
         elif not (create_graph and isinstance(g, Tensor)):
             g = _as_grad_array(g, out, f"grad: grad_outputs[{i}]")
         if create_graph and not isinstance(g, Tensor):
-            g = Tensor(g)
+            g = _tensor(g)
         seeds.append(g)
-    retain = create_graph if retain_graph is None else retain_graph
-    found = run_backward(outputs, seeds, retain, create_graph, accumulate=False)
-    result = []
-    for x in inputs:
-        g = found.get(x if x._ctx is None else x._ctx)
-        if g is None:
-            g = np.zeros(x.shape, dtype=x.dtype)
-            g = Tensor(g) if create_graph else g
-        elif not create_graph:
-            g = np.asarray(g).astype(x.dtype, copy=g.base is not None)
-        result.append(g)
-    return tuple(result)
+    return seeds
 
 
 # Imported last because tensor.py imports this module (Tensor.backward calls backward).
-from autograd_lite.tensor import Tensor, _make, _new  # noqa: E402
+from autograd_lite.tensor import Tensor, _tensor  # noqa: E402

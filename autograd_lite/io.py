@@ -22,13 +22,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import struct
-import tempfile
 import zipfile
 import zlib
 from typing import Any
 
 import numpy as np
+
+from autograd_lite.tensor import Tensor
 
 __all__ = ["save", "load"]
 
@@ -51,7 +53,6 @@ _PARSE_ERRORS = (
     RuntimeError,  # encrypted zip entry; RecursionError from absurdly nested JSON
     struct.error,
     OverflowError,
-    MemoryError,  # a damaged .npy header that claims an enormous shape
 )
 
 
@@ -65,32 +66,53 @@ class _Malformed(Exception):
 def save(obj: Any, path: str | os.PathLike[str]) -> None:
     """Write ``obj`` to ``path`` (exactly that name) atomically as an ``.npz`` file.
 
-    ``obj`` may nest dicts (str or int keys), lists and tuples of numpy arrays, numpy scalars
-    and Python ``int``/``float``/``bool``/``str``/``None``. Unsupported content raises
-    ``TypeError`` naming its key path before anything is written. The data goes to a
-    temporary file in the same folder, is fsynced, then renamed over ``path``, so a failed
-    save leaves any existing file intact.
+    ``obj`` may nest dicts (str or int keys), lists and tuples of numpy arrays, numpy scalars,
+    Tensors and Parameters (their arrays are saved) and Python ``int``/``float``/``bool``/
+    ``str``/``None``. Unsupported content raises ``TypeError`` naming its key path before
+    anything is written. The data goes to a temporary file in the same folder, is fsynced,
+    then renamed over ``path``, so a failed save leaves any existing file intact. A new file
+    gets the usual permissions (0o666 less the umask); an existing one keeps its own.
     """
     tree, arrays = _encode(obj)
     meta = json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION, "tree": tree})
     entries = {_META: np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)}
     entries.update(arrays)
 
-    target = os.path.realpath(os.fspath(path))  # write through a symlink, not over it
+    given = os.fspath(path)
+    target = os.path.realpath(given)  # write through a symlink, not over it
     folder, name = os.path.split(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"save: {given!r} is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"save: the folder of {given!r} does not exist")
+    fd, tmp = _create_temporary(folder, name, given)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, allow_pickle=False, **entries)
             f.flush()
             os.fsync(f.fileno())
-        _copy_permissions(target, tmp)
+        with contextlib.suppress(FileNotFoundError):  # an existing file keeps its mode
+            os.chmod(tmp, os.stat(target).st_mode & 0o7777)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     _fsync_folder(folder)
+
+
+def _create_temporary(folder: str, name: str, given: str) -> tuple[int, str]:
+    """A new, private-named file beside the target, created with mode 0o666 (the kernel
+    applies the umask, which is how a new file normally gets its permissions)."""
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise type(e)(e.errno, f"save: cannot write {given!r} ({e.strerror})") from None
+    raise FileExistsError(f"save: cannot create a temporary file beside {given!r}")
 
 
 def _encode(obj: Any) -> tuple[Any, dict[str, np.ndarray]]:
@@ -109,6 +131,8 @@ def _encode(obj: Any) -> tuple[Any, dict[str, np.ndarray]]:
         return key
 
     def walk(value: Any, path: str) -> Any:
+        if isinstance(value, Tensor):  # a Tensor or Parameter: its array
+            value = value.data
         kind = type(value)
         if kind in _SCALAR_TYPES:
             return value
@@ -119,7 +143,8 @@ def _encode(obj: Any) -> tuple[Any, dict[str, np.ndarray]]:
         if kind not in (dict, list, tuple):
             raise TypeError(
                 f"save: {path} is a {kind.__module__}.{kind.__qualname__}; only dict, list, "
-                f"tuple, numpy arrays and scalars, int, float, bool, str and None can be saved"
+                f"tuple, Tensors, numpy arrays and scalars, int, float, bool, str and None "
+                f"can be saved"
             )
         if id(value) in open_containers:
             raise TypeError(f"save: {path} contains itself (a circular reference)")
@@ -143,18 +168,6 @@ def _check_key(key: Any, path: str) -> str | int:
             f"dict keys must be str or int"
         )
     return key
-
-
-def _copy_permissions(target: str, tmp: str) -> None:
-    """Give the new file the old file's mode, or the usual umask default (mkstemp uses 0o600)."""
-    try:
-        mode = os.stat(target).st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0o077)  # os.umask can only be read by setting it; restore at once
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    with contextlib.suppress(OSError):
-        os.chmod(tmp, mode)
 
 
 def _fsync_folder(folder: str) -> None:
@@ -207,10 +220,38 @@ def _read_entries(f: Any) -> dict[str, np.ndarray]:
             if name == info.filename or name in entries:
                 raise _Malformed(f"unexpected zip entry {info.filename!r}")
             with zf.open(info) as member:
-                entries[name] = np.lib.format.read_array(member, allow_pickle=False)
+                _check_header(member, info)
+                member.seek(0)
+                try:
+                    entries[name] = np.lib.format.read_array(member, allow_pickle=False)
+                except MemoryError:
+                    raise MemoryError(
+                        f"load: not enough memory for entry {info.filename!r} "
+                        f"({info.file_size} bytes)"
+                    ) from None
                 if member.read(1):  # reading to the end is also what triggers the CRC check
                     raise _Malformed(f"entry {info.filename!r} has bytes after its array")
     return entries
+
+
+def _check_header(member: Any, info: zipfile.ZipInfo) -> None:
+    """Refuse object arrays, and a header claiming more bytes than the entry holds."""
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+    else:
+        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    if dtype.hasobject:
+        raise _Malformed(
+            f"entry {info.filename!r} holds an object array (dtype {dtype}); object arrays are "
+            "refused because loading them could run code"
+        )
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if claimed > info.file_size:
+        raise _Malformed(
+            f"entry {info.filename!r} claims shape {shape} ({claimed} bytes) but holds "
+            f"{info.file_size} bytes: the file is truncated or corrupted"
+        )
 
 
 def _read_meta(raw: np.ndarray | None) -> dict[str, Any]:

@@ -1,35 +1,39 @@
-"""Every primitive op: its forward (on ndarrays) and its backward rule, side by side.
+"""Every primitive op: its forward, its backward rule and its public names, side by side.
 
-How to read a rule: `backward(ctx, grad)` gets `grad` = dL/d(output) and returns dL/d(input),
-one per positional input, as the chain rule says; the derivative is in the comment.
+How to read an op: `forward(ctx, *arrays, **params)` computes the result with numpy;
+`backward(ctx, grad)` gets `grad` = dL/d(output) and returns dL/d(input), one per positional
+input (None for an input that needs none), as the chain rule says; the derivative is in the
+comment. Below the class, the public function with `@register` gives the op its names:
+`al.<name>`, the Tensor method, and the numpy functions that record it on Tensors.
 
 Three things the engine does for every rule, so no rule has to:
 - broadcasting: a rule may return a gradient of the output's (broadcast) shape; the engine
-  sums it down to the input's shape (`engine.sum_to`);
-- inputs that are constants (arrays, scalars) or need no gradient are skipped;
+  sums it down to the input's shape (`engine.sum_to`) and casts it to the input's dtype;
+- inputs that are constants (arrays, scalars) are skipped; `ctx.needs_input_grad` tells a
+  rule which gradients are wanted, so it can skip computing the others;
 - higher-order gradients: with `create_graph=True`, `grad` and the saved values are Tensors.
-  Rules therefore use only operators and methods that ndarrays and Tensors share, plus the
-  ops of this file (an op applied to plain arrays just runs its forward), so one rule serves
-  both the fast numpy path and the differentiable one.
+  Rules therefore use only operators, methods and numpy functions that ndarrays and Tensors
+  share (numpy dispatches `np.exp(tensor)` to the op), plus the `.apply` of the ops of this
+  file (an op applied to plain arrays just runs its forward), so one rule serves both the
+  fast numpy path and the differentiable one.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from autograd_lite.engine import Function
-from autograd_lite.tensor import Tensor
-
-
-def _value(x: Any) -> Any:
-    """The array behind a Tensor (for masks and other constants of a rule)."""
-    return x.data if isinstance(x, Tensor) else x
+from autograd_lite.registry import register, register_binary
+from autograd_lite.tensor import Tensor, as_tensor, value
 
 
 # --- arithmetic ------------------------------------------------------------------------
 class Add(Function):
+    """a + b (broadcasting)"""
+
     @staticmethod
     def forward(ctx, a, b):
         return a + b
@@ -39,27 +43,27 @@ class Add(Function):
         return grad, grad
 
 
+add = register_binary(Add, "add", np.add, operator="add")
+
+
 class Sub(Function):
+    """a - b (broadcasting)"""
+
     @staticmethod
     def forward(ctx, a, b):
         return a - b
 
     @staticmethod
     def backward(ctx, grad):  # d(a-b)/da = 1, d(a-b)/db = -1
-        return grad, -grad
+        return grad, -grad if ctx.needs_input_grad[1] else None
 
 
-class Neg(Function):
-    @staticmethod
-    def forward(ctx, a):
-        return -a
-
-    @staticmethod
-    def backward(ctx, grad):
-        return -grad
+subtract = register_binary(Sub, "subtract", np.subtract, operator="sub")
 
 
 class Mul(Function):
+    """a * b (broadcasting)"""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -68,10 +72,16 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, grad):  # d(ab)/da = b, d(ab)/db = a
         a, b = ctx.saved_tensors
-        return grad * b, grad * a
+        need_a, need_b = ctx.needs_input_grad
+        return grad * b if need_a else None, grad * a if need_b else None
+
+
+multiply = register_binary(Mul, "multiply", np.multiply, operator="mul")
 
 
 class Div(Function):
+    """a / b (broadcasting)"""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -80,11 +90,17 @@ class Div(Function):
     @staticmethod
     def backward(ctx, grad):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
         a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
         grad_a = grad / b
-        return grad_a, -grad_a * a / b
+        return grad_a if need_a else None, -grad_a * a / b if need_b else None
+
+
+divide = register_binary(Div, "divide", np.divide, operator="truediv")
 
 
 class Pow(Function):
+    """a ** b (broadcasting)"""
+
     @staticmethod
     def forward(ctx, a, b):
         out = a**b
@@ -95,53 +111,90 @@ class Pow(Function):
     def backward(ctx, grad):  # d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log(a)
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        with np.errstate(divide="ignore", invalid="ignore"):  # a == 0 is mended below
-            grad_a = grad * b * a ** (b - 1) if need_a else None
-            grad_b = grad * out * log(a) if need_b else None
-        # At a == 0 those products are 0 * inf = nan where the true derivative is 0:
-        # d(a^0)/da = 0, and d(0^b)/db = 0 for b >= 0 (PyTorch's convention too).
-        a_val, b_val = _value(a), _value(b)
-        if need_a and np.any((a_val == 0) & (b_val == 0)):
-            keep = (a_val != 0) | (b_val != 0)
-            grad_a = Where.apply(grad_a, 0.0, condition=np.broadcast_to(keep, grad.shape))
-        if need_b and np.any(a_val == 0):
-            keep = (a_val != 0) | (b_val < 0)
-            grad_b = Where.apply(grad_b, 0.0, condition=np.broadcast_to(keep, grad.shape))
+        # Where a == 0 both formulas are 0 * inf = nan, while the true derivatives are 0:
+        # d(a^0)/da = 0, and d(0^b)/db = 0 for b >= 0. The base is made safe (1) there
+        # before computing, so the gradient and its own derivatives stay finite and right.
+        zero = value(a) == 0
+        grad_a = grad_b = None
+        if need_a:
+            fix = zero & (value(b) == 0)
+            grad_a = grad * b * (np.where(fix, 1, a) if fix.any() else a) ** (b - 1)
+        if need_b:
+            fix = zero & (value(b) >= 0)
+            grad_b = grad * out * np.log(np.where(fix, 1, a) if fix.any() else a)
         return grad_a, grad_b
 
 
+power = register_binary(Pow, "power", np.power, operator="pow")
+
+
+class Neg(Function):
+    """-a"""
+
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+@register(method="__neg__", numpy=np.negative)
+def negative(x: Any) -> Tensor:
+    """-x elementwise."""
+    return Neg.apply(as_tensor(x))
+
+
+# --- matrix products ----------------------------------------------------------------------
 class MatMul(Function):
     """numpy.matmul: 1-D, 2-D and batched N-D with broadcast batch dimensions."""
 
     @staticmethod
     def forward(ctx, a, b):
-        a = a if type(a) is np.ndarray else np.asarray(a)
-        b = b if type(b) is np.ndarray else np.asarray(b)
         try:
             out = a @ b
         except ValueError:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align") from None
+            shapes = f"{np.shape(a)} and {np.shape(b)}"
+            raise ValueError(f"matmul: shapes {shapes} do not align") from None
         ctx.save_for_backward(a, b)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        # C = A B  =>  dA = dC B^T,  dB = A^T dC  (on the last two axes; the engine sums
-        # broadcast batch axes). A 1-D operand is a row (A) or a column (B) that numpy drops.
         a, b = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad[:2]  # (Linear adds a third input, its bias)
-        if a.ndim == 2 and b.ndim == 2:  # skip the gradient of a constant, e.g. of X in X @ W
-            return grad @ b.T if need_a else None, a.T @ grad if need_b else None
-        if a.ndim > 1 and b.ndim > 1:
-            return grad @ _mT(b) if need_a else None, _mT(a) @ grad if need_b else None
-        if a.ndim == 1 and b.ndim == 1:
-            return grad * b, grad * a
-        if a.ndim == 1:  # (k,) @ (..., k, m) -> (..., m)
-            grad = grad.reshape(grad.shape[:-1] + (1,) + grad.shape[-1:])
-            return (grad @ _mT(b)).reshape(grad.shape[:-2] + a.shape), _outer(a, grad)
-        # (..., n, k) @ (k,) -> (..., n)
+        return _matmul_grads(a, b, grad, *ctx.needs_input_grad)
+
+
+def _matmul_grads(a: Any, b: Any, grad: Any, need_a: bool, need_b: bool) -> tuple:
+    """The gradients of C = A @ B: dA = dC B^T, dB = A^T dC (on the last two axes).
+
+    The engine sums broadcast batch axes. A 1-D operand is a row (A) or a column (B) that
+    numpy drops from the result, so it is put back to compute, then dropped again.
+    """
+    if a.ndim == 2 and b.ndim == 2:  # the common case, kept to one product per gradient
+        return grad @ b.T if need_a else None, a.T @ grad if need_b else None
+    if a.ndim == 1 and b.ndim == 1:  # a dot product: grad is 0-d
+        return grad * b if need_a else None, grad * a if need_b else None
+    if a.ndim == 1:  # (k,) @ (..., k, m) -> (..., m): a is a row (1, k)
+        grad = grad.reshape(grad.shape[:-1] + (1,) + grad.shape[-1:])
+        a = a.reshape((1,) + a.shape)
+        grad_a = (grad @ _mT(b)).reshape(grad.shape[:-2] + a.shape[-1:]) if need_a else None
+        return grad_a, _mT(a) @ grad if need_b else None
+    if b.ndim == 1:  # (..., n, k) @ (k,) -> (..., n): b is a column (k, 1)
         grad = grad.reshape(grad.shape + (1,))
-        return grad * b, (_mT(a) @ grad).reshape(grad.shape[:-2] + b.shape)
+        b = b.reshape(b.shape + (1,))
+        grad_b = (_mT(a) @ grad).reshape(grad.shape[:-2] + b.shape[:1]) if need_b else None
+        return grad @ _mT(b) if need_a else None, grad_b
+    return grad @ _mT(b) if need_a else None, _mT(a) @ grad if need_b else None
+
+
+def _mT(x: Any) -> Any:  # noqa: N802
+    """Swap the last two axes (the matrix transpose of a stack of matrices)."""
+    return x.swapaxes(-1, -2)
+
+
+register_binary(MatMul, "matmul", np.matmul, operator="matmul")
 
 
 class Linear(Function):
@@ -160,20 +213,27 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, grad):  # as MatMul for x and W; d(x W + b)/db = 1
         x, weight = ctx.saved_tensors
-        if x.ndim != 2:
-            return (*MatMul.backward(ctx, grad), grad)
-        need_x, need_w, _ = ctx.needs_input_grad  # rows of data x need no gradient
-        return grad @ weight.T if need_x else None, x.T @ grad if need_w else None, grad
+        need_x, need_w, need_b = ctx.needs_input_grad
+        if x.ndim == 2:  # a batch of rows, the usual case: no detour through _matmul_grads
+            grad_x = grad @ weight.T if need_x else None
+            return grad_x, x.T @ grad if need_w else None, grad if need_b else None
+        return (*_matmul_grads(x, weight, grad, need_x, need_w), grad if need_b else None)
 
 
-def _mT(x: Any) -> Any:  # noqa: N802
-    """Swap the last two axes (the matrix transpose of a stack of matrices)."""
-    return x.swapaxes(-1, -2)
-
-
-def _outer(a: Any, grad_row: Any) -> Any:
-    """a (k,) times grad (..., 1, m) -> (..., k, m)."""
-    return a.reshape(a.shape + (1,)) * grad_row
+@register()
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """x @ weight + bias as one op (an affine layer); weight is (in_features, out_features)."""
+    weight = as_tensor(weight)
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (in, out), got shape {weight.shape}")
+    if bias is not None:
+        bias = as_tensor(bias)
+        if bias.shape != weight.shape[1:]:
+            raise ValueError(
+                f"linear: bias must have shape ({weight.shape[1]},) for weight of shape "
+                f"{weight.shape}, got {bias.shape}"
+            )
+    return Linear.apply(x, weight, bias)
 
 
 # --- reductions ----------------------------------------------------------------------
@@ -186,37 +246,57 @@ def _kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
 
 
 class Sum(Function):
+    """Sum over `axis` (numpy semantics)."""
+
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
+        out = a.sum(axis=axis, keepdims=keepdims)
         ctx.shape, ctx.kept = a.shape, _kept_shape(a.shape, axis)
-        return a.sum(axis=axis, keepdims=keepdims)
+        return out
 
     @staticmethod
     def backward(ctx, grad):  # every summed element gets the gradient of the sum
-        return broadcast_to(grad.reshape(ctx.kept), ctx.shape)
+        return np.broadcast_to(grad.reshape(ctx.kept), ctx.shape)
+
+
+@register(method=True, numpy=np.sum)
+def sum(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Sum of the elements over `axis` (all when None), as numpy.sum."""
+    return Sum.apply(as_tensor(x), axis=axis, keepdims=keepdims)
 
 
 class Max(Function):
+    """Maximum over `axis`; tied elements share the gradient equally."""
+
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         if a.size == 0:
             raise ValueError("max: the tensor is empty")
-        out = a.max(axis=axis, keepdims=True)
+        out = a.max(axis=axis, keepdims=keepdims)
         ctx.save_for_backward(a, out)
-        ctx.axis, ctx.kept = axis, out.shape
-        return out if keepdims or a.ndim == 0 else np.squeeze(out, axis=axis)
+        ctx.axis, ctx.kept = axis, _kept_shape(a.shape, axis)
+        return out
 
     @staticmethod
     def backward(ctx, grad):  # 1 at the maximum; ties share it equally
         a, out = ctx.saved_tensors
-        mask = _value(a) == _value(out)
-        return grad.reshape(ctx.kept) * (mask / mask.sum(axis=ctx.axis, keepdims=True))
+        mask = value(a) == value(out).reshape(ctx.kept)
+        share = (mask / mask.sum(axis=ctx.axis, keepdims=True)).astype(grad.dtype)
+        return grad.reshape(ctx.kept) * share
 
 
+@register(method=True, numpy=(np.max, np.amax))
+def max(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Maximum over `axis` (all when None); tied elements share the gradient equally."""
+    return Max.apply(as_tensor(x), axis=axis, keepdims=keepdims)
+
+
+# --- shapes and indexing ---------------------------------------------------------------
 class BroadcastTo(Function):
+    """a broadcast to `shape` (a read-only view)."""
+
     @staticmethod
     def forward(ctx, a, shape):
-        ctx.shape = np.shape(a)
         return np.broadcast_to(a, shape)
 
     @staticmethod
@@ -224,13 +304,15 @@ class BroadcastTo(Function):
         return grad
 
 
-def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
-    """Broadcast an array or Tensor to `shape` (differentiable)."""
-    return BroadcastTo.apply(x, shape=shape)
+@register(numpy=np.broadcast_to)
+def broadcast_to(x: Any, shape: tuple[int, ...]) -> Tensor:
+    """`x` broadcast to `shape`, as numpy.broadcast_to."""
+    return BroadcastTo.apply(as_tensor(x), shape=shape)
 
 
-# --- shapes and indexing ---------------------------------------------------------------
 class Reshape(Function):
+    """a with a new shape (same elements, C order)."""
+
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -241,7 +323,24 @@ class Reshape(Function):
         return grad.reshape(ctx.shape)
 
 
+@register(method=True)
+def reshape(x: Any, *shape: Any) -> Tensor:
+    """`x` with shape `shape`: `t.reshape(2, 3)`, `t.reshape((2, 3))` or `al.reshape(t, (2, 3))`."""
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        shape = tuple(shape[0])
+    return Reshape.apply(as_tensor(x), shape=shape)
+
+
+@register(numpy=np.reshape, public=False)
+def _np_reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None) -> Tensor:
+    if order != "C" or (shape is None) == (newshape is None):
+        raise TypeError("numpy.reshape on Tensors takes one shape and only order='C'")
+    return reshape(a, shape if newshape is None else newshape)
+
+
 class Transpose(Function):
+    """a with its axes permuted (reversed when `axes` is None)."""
+
     @staticmethod
     def forward(ctx, a, axes=None):
         ctx.axes = None if axes is None else tuple(ax % a.ndim for ax in axes)
@@ -249,10 +348,47 @@ class Transpose(Function):
 
     @staticmethod
     def backward(ctx, grad):  # undo the permutation
-        return grad.T if ctx.axes is None else grad.transpose(tuple(np.argsort(ctx.axes)))
+        return grad.transpose(None if ctx.axes is None else tuple(np.argsort(ctx.axes)))
+
+
+@register(method=True)
+def transpose(x: Any, *axes: Any) -> Tensor:
+    """Permute the axes: `t.transpose()` reverses them, `t.transpose(1, 0, 2)` or a tuple."""
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], tuple | list)):
+        axes = axes[0]
+    return Transpose.apply(as_tensor(x), axes=tuple(axes) if axes else None)
+
+
+@register(numpy=np.transpose, public=False)
+def _np_transpose(a: Any, axes: Any = None) -> Tensor:
+    return transpose(a, axes)
+
+
+class Cast(Function):
+    """a converted to another float dtype; its gradient is converted back."""
+
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(ctx.dtype)
+
+
+@register(method=True, public=False)
+def astype(x: Tensor, dtype: Any) -> Tensor:
+    """A copy converted to `dtype`; to a float dtype it stays on the graph, else a constant."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        return Tensor(x.data.astype(dtype))
+    return Cast.apply(x, dtype=dtype)
 
 
 class GetItem(Function):
+    """a[index]: basic and advanced numpy indexing."""
+
     @staticmethod
     def forward(ctx, a, index):
         ctx.shape, ctx.index = a.shape, index
@@ -278,7 +414,17 @@ class IndexAdd(Function):
         return grad[ctx.index]
 
 
+@register(method="__getitem__", public=False)
+def getitem(x: Tensor, index: Any) -> Tensor:
+    """x[index]; Tensors used as indices give their values."""
+    if isinstance(index, tuple):
+        index = tuple(value(i) for i in index)
+    return GetItem.apply(x, index=value(index))
+
+
 class Concatenate(Function):
+    """Arrays joined along an existing axis."""
+
     @staticmethod
     def forward(ctx, *arrays, axis=0):
         ctx.axis = axis
@@ -293,8 +439,18 @@ class Concatenate(Function):
         return tuple(grad[lead + (slice(lo, hi),)] for lo, hi in zip(edges, edges[1:]))
 
 
+@register(numpy=np.concatenate)
+def concatenate(tensors: Any, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis (like numpy.concatenate)."""
+    if len(tensors) == 0:
+        raise ValueError("concatenate: need at least one tensor")
+    return Concatenate.apply(*[as_tensor(t) for t in tensors], axis=axis)
+
+
 # --- elementwise -------------------------------------------------------------------------
 class Exp(Function):
+    """e^a"""
+
     @staticmethod
     def forward(ctx, a):
         out = np.exp(a)
@@ -307,7 +463,15 @@ class Exp(Function):
         return grad * out
 
 
+@register(method=True, numpy=np.exp)
+def exp(x: Any) -> Tensor:
+    """e^x elementwise."""
+    return Exp.apply(as_tensor(x))
+
+
 class Log(Function):
+    """natural logarithm of a"""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -319,7 +483,15 @@ class Log(Function):
         return grad / a
 
 
+@register(method=True, numpy=np.log)
+def log(x: Any) -> Tensor:
+    """Natural logarithm elementwise."""
+    return Log.apply(as_tensor(x))
+
+
 class ReLU(Function):
+    """max(a, 0)"""
+
     @staticmethod
     def forward(ctx, a):
         out = np.maximum(a, 0)
@@ -329,10 +501,18 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, grad):  # 1 where a > 0, else 0 (also at a == 0)
         (out,) = ctx.saved_tensors
-        return grad * (_value(out) > 0)
+        return grad * (out > 0)  # a comparison gives a plain mask, for Tensors too
+
+
+@register(method=True)
+def relu(x: Any) -> Tensor:
+    """max(x, 0) elementwise; gradient 1 where x > 0, else 0 (also at 0)."""
+    return ReLU.apply(as_tensor(x))
 
 
 class Tanh(Function):
+    """tanh(a)"""
+
     @staticmethod
     def forward(ctx, a):
         out = np.tanh(a)
@@ -345,7 +525,15 @@ class Tanh(Function):
         return grad * (1 - out * out)
 
 
+@register(method=True, numpy=np.tanh)
+def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent elementwise."""
+    return Tanh.apply(as_tensor(x))
+
+
 class Sigmoid(Function):
+    """1 / (1 + e^-a)"""
+
     @staticmethod
     def forward(ctx, a):
         # exp of a non-positive number only: no overflow for large |a|
@@ -360,7 +548,15 @@ class Sigmoid(Function):
         return grad * out * (1 - out)
 
 
+@register(method=True)
+def sigmoid(x: Any) -> Tensor:
+    """1 / (1 + e^-x) elementwise, computed without overflow for large |x|."""
+    return Sigmoid.apply(as_tensor(x))
+
+
 class Abs(Function):
+    """|a|"""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -369,10 +565,18 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, grad):  # sign(a), 0 at 0
         (a,) = ctx.saved_tensors
-        return grad * np.sign(_value(a))
+        return grad * np.sign(value(a))
+
+
+@register(method=("abs", "__abs__"), numpy=(np.abs, np.absolute))
+def abs(x: Any) -> Tensor:  # noqa: A001
+    """|x| elementwise; gradient sign(x), 0 at 0."""
+    return Abs.apply(as_tensor(x))
 
 
 class Sqrt(Function):
+    """square root of a"""
+
     @staticmethod
     def forward(ctx, a):
         out = np.sqrt(a)
@@ -385,7 +589,15 @@ class Sqrt(Function):
         return grad / (2 * out)
 
 
+@register(method=True, numpy=np.sqrt)
+def sqrt(x: Any) -> Tensor:
+    """Square root elementwise."""
+    return Sqrt.apply(as_tensor(x))
+
+
 class Maximum(Function):
+    """Elementwise maximum of a and b (broadcasting)."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -394,12 +606,18 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, grad):  # to the larger input; ties share it equally
         a, b = ctx.saved_tensors
-        a, b = _value(a), _value(b)
-        to_a = (a > b) + 0.5 * (a == b)
-        return grad * to_a, grad * (1 - to_a)
+        a, b = value(a), value(b)
+        to_a = ((a > b) + 0.5 * (a == b)).astype(grad.dtype)
+        need_a, need_b = ctx.needs_input_grad
+        return grad * to_a if need_a else None, grad * (1 - to_a) if need_b else None
+
+
+maximum = register_binary(Maximum, "maximum", np.maximum)
 
 
 class Where(Function):
+    """a where `condition`, else b (broadcasting); no gradient to the condition."""
+
     @staticmethod
     def forward(ctx, a, b, condition):
         ctx.condition = condition
@@ -407,24 +625,27 @@ class Where(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * ctx.condition, grad * ~ctx.condition
+        need_a, need_b = ctx.needs_input_grad
+        cond = ctx.condition
+        return grad * cond if need_a else None, grad * ~cond if need_b else None
 
 
-def exp(x: Any) -> Any:
-    return Exp.apply(x)
-
-
-def log(x: Any) -> Any:
-    return Log.apply(x)
+@register(numpy=np.where)
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """`a` where `condition` is true, else `b` (broadcasting); no gradient to `condition`."""
+    condition = np.asarray(value(condition))
+    if condition.dtype != bool:
+        raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
+    if not (isinstance(a, Tensor) or isinstance(b, Tensor)):
+        a = a if isinstance(a, int | float) else as_tensor(a)
+        b = as_tensor(b) if isinstance(a, int | float) else b
+    return Where.apply(a, b, condition=condition)
 
 
 # --- softmax family --------------------------------------------------------------------
-def _log_softmax(a: np.ndarray, axis: int) -> np.ndarray:
-    shifted = a - a.max(axis=axis, keepdims=True)  # stable: the largest exponent is e^0
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-
-
 class Softmax(Function):
+    """exp(a) / sum(exp(a)) along `axis`, stabilised by subtracting the maximum."""
+
     @staticmethod
     def forward(ctx, a, axis=-1):
         e = np.exp(a - a.max(axis=axis, keepdims=True))
@@ -439,10 +660,20 @@ class Softmax(Function):
         return s * (grad - (grad * s).sum(axis=ctx.axis, keepdims=True))
 
 
+@register()
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along `axis`, stabilised by subtracting the maximum."""
+    x = as_tensor(x)
+    return Softmax.apply(x, axis=_normalize_axis(axis, x.ndim, "softmax"))
+
+
 class LogSoftmax(Function):
+    """a - log(sum(exp(a))) along `axis`, finite even for huge logits."""
+
     @staticmethod
     def forward(ctx, a, axis=-1):
-        out = _log_softmax(a, axis)
+        shifted = a - a.max(axis=axis, keepdims=True)  # stable: the largest exponent is e^0
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
@@ -450,7 +681,20 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, grad):  # dL/da = g - softmax(a) * sum(g)
         (out,) = ctx.saved_tensors
-        return grad - exp(out) * grad.sum(axis=ctx.axis, keepdims=True)
+        return grad - np.exp(out) * grad.sum(axis=ctx.axis, keepdims=True)
+
+
+@register()
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """x - log(sum(exp(x))) along `axis`, finite even for huge logits."""
+    x = as_tensor(x)
+    return LogSoftmax.apply(x, axis=_normalize_axis(axis, x.ndim, "log_softmax"))
+
+
+def _normalize_axis(axis: int, ndim: int, where: str) -> int:
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(f"{where}: axis {axis} is out of range for {ndim} dimensions")
+    return axis % ndim
 
 
 class SoftmaxCrossEntropy(Function):
@@ -482,8 +726,8 @@ class SoftmaxCrossEntropy(Function):
     def backward(ctx, grad):  # dL/dz = T softmax(z) - t, scaled as the reduction scales
         logits, targets = ctx.saved_tensors
         # The fast path reuses the forward's softmax; a graph (create_graph) recomputes it
-        # as ops so that it can be differentiated again.
-        probs = softmax(logits) if isinstance(logits, Tensor) else ctx.probs
+        # as an op so that it can be differentiated again.
+        probs = Softmax.apply(logits, axis=1) if isinstance(logits, Tensor) else ctx.probs
         if ctx.row_sums is not None:
             probs = probs * ctx.row_sums
         n = probs.shape[0]
@@ -492,5 +736,71 @@ class SoftmaxCrossEntropy(Function):
         return (probs - targets) * (grad / n if ctx.reduction == "mean" else grad), None
 
 
-def softmax(x: Any, axis: int = -1) -> Any:
-    return Softmax.apply(x, axis=axis)
+@register()
+def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of softmax(logits) against targets, as one fused, stable op.
+
+    logits: (N, C). targets: class indices of shape (N,), or probability rows of shape (N, C).
+    reduction: "mean" (over N), "sum", or "none" (a loss per row).
+    Gradient with respect to the logits: softmax(logits) - one_hot(targets), scaled by the
+    reduction. Targets get no gradient.
+    """
+    logits = as_tensor(logits)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(
+            f"softmax_cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
+        )
+    if logits.ndim != 2:
+        raise ValueError(
+            f"softmax_cross_entropy: logits must have shape (N, C), got {logits.shape}"
+        )
+    n, c = logits.shape
+    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    if targets.ndim == 1:
+        if targets.shape[0] != n:
+            raise ValueError(
+                f"softmax_cross_entropy: {targets.shape[0]} targets for {n} rows of logits"
+            )
+        rows = one_hot_rows(targets, c, logits.dtype, "softmax_cross_entropy")
+        return SoftmaxCrossEntropy.apply(logits, rows, reduction=reduction, one_hot=True)
+    if targets.shape != (n, c):
+        raise ValueError(
+            f"softmax_cross_entropy: targets must have shape ({n},) or ({n}, {c}) "
+            f"for logits of shape {logits.shape}, got {targets.shape}"
+        )
+    if targets.dtype != logits.dtype:  # the loss keeps the logits' dtype
+        targets = targets.astype(logits.dtype)
+    return SoftmaxCrossEntropy.apply(logits, targets, reduction=reduction)
+
+
+def one_hot_rows(labels: Any, num_classes: int, dtype: Any, where: str) -> np.ndarray:
+    """Validated class labels (N,) -> one-hot rows (N, num_classes) of `dtype`."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"{where}: class labels must have shape (N,), got {labels.shape}")
+    kind = labels.dtype.kind
+    if kind == "f":
+        if not np.all(labels == np.round(labels)):
+            raise ValueError(f"{where}: class labels must be whole numbers")
+        labels = labels.astype(np.intp)
+    elif kind not in "iu":
+        raise ValueError(f"{where}: class labels must be integers, got dtype {labels.dtype}")
+    # Indexing the identity rejects labels from num_classes up; negative ones need a check,
+    # as numpy would count them from the end.
+    try:
+        if kind != "u" and labels.size and labels.min() < 0:
+            raise IndexError
+        return _identity(num_classes, dtype)[labels]
+    except IndexError:
+        bad = labels[(labels < 0) | (labels >= num_classes)][0]
+        raise ValueError(
+            f"{where}: class label {bad} is out of range for {num_classes} classes"
+        ) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _identity(n: int, dtype: Any) -> np.ndarray:
+    """np.eye(n), cached and read-only: its rows are the one-hot vectors."""
+    eye = np.eye(n, dtype=dtype)
+    eye.flags.writeable = False
+    return eye

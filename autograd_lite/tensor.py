@@ -1,6 +1,8 @@
 """Tensor: an ndarray that remembers the operations that made it.
 
-Every operator and method here calls an op from `ops.py`; the gradient rules live there.
+The class holds data and plain attributes only. Its operators and math methods (`+`, `@`,
+`sum`, `exp`, ...) are declared with their op in `ops.py` (see `registry.register`) and
+attached to the class when the package is imported, so an op is declared in one place.
 """
 
 from __future__ import annotations
@@ -8,8 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-Scalar = int | float
 
 
 def _as_data(data: Any, requires_grad: bool) -> np.ndarray:
@@ -43,9 +43,6 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
-    # Make numpy defer to Tensor: `ndarray + Tensor` and `ndarray @ Tensor` call our
-    # reflected operators instead of treating the Tensor as an object array.
-    __array_ufunc__ = None
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
         self.data: np.ndarray = _as_data(data, requires_grad)
@@ -97,9 +94,10 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing this data, cut from the graph."""
-        return _make(self.data, False)
+        return _tensor(self.data)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """`np.asarray(t)` / `np.array(t)`: the values, without a graph (the explicit way)."""
         return np.array(self.data, dtype=dtype, copy=copy)
 
     def __repr__(self) -> str:
@@ -124,145 +122,65 @@ class Tensor:
         """
         engine.backward(self, grad, retain_graph)
 
-    # --- arithmetic -----------------------------------------------------------------
-    def __add__(self, other: Any) -> Tensor:
-        return ops.Add.apply(self, other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return ops.Add.apply(other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(self, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(other, self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(other, self)
-
-    def __pow__(self, other: Any) -> Tensor:
-        return ops.Pow.apply(self, other)
-
-    def __rpow__(self, other: Any) -> Tensor:
-        return ops.Pow.apply(other, self)
-
-    def __neg__(self) -> Tensor:
-        return ops.Neg.apply(self)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(self, other)
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(other, self)
-
     # Comparisons give plain boolean arrays: they have no gradient.
     def __lt__(self, other: Any) -> np.ndarray:
-        return self.data < _data(other)
+        return self.data < value(other)
 
     def __le__(self, other: Any) -> np.ndarray:
-        return self.data <= _data(other)
+        return self.data <= value(other)
 
     def __gt__(self, other: Any) -> np.ndarray:
-        return self.data > _data(other)
+        return self.data > value(other)
 
     def __ge__(self, other: Any) -> np.ndarray:
-        return self.data >= _data(other)
+        return self.data >= value(other)
 
     def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self.data == _data(other)
+        return self.data == value(other)
 
     def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self.data != _data(other)
+        return self.data != value(other)
 
-    # --- reductions and shapes ------------------------------------------------------
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+    # numpy's protocols: np.exp(t), np.sum(t), ndarray @ t, ... record ops like the methods.
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method == "__call__" and not kwargs:  # the common case first: `ndarray @ t`
+            fn = _NUMPY.get(ufunc)
+            if fn is not None:
+                return fn(*inputs)
+        return registry.numpy_ufunc(ufunc, method, inputs, kwargs)
 
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        total = self.sum(axis=axis, keepdims=keepdims)
-        return total * (total.size / self.size if self.size else np.nan)
-
-    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Maximum; tied elements share the gradient equally."""
-        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and isinstance(shape[0], tuple | list):
-            shape = tuple(shape[0])
-        return ops.Reshape.apply(self, shape=shape)
-
-    def transpose(self, *axes: Any) -> Tensor:
-        if len(axes) == 1 and isinstance(axes[0], tuple | list):
-            axes = tuple(axes[0])
-        return ops.Transpose.apply(self, axes=axes or None)
-
-    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
-        axes = list(range(self.ndim))
-        axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-        return ops.Transpose.apply(self, axes=tuple(axes))
-
-    @property
-    def T(self) -> Tensor:  # noqa: N802  (numpy's name)
-        return ops.Transpose.apply(self, axes=None)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return ops.GetItem.apply(self, index=_data_index(index))
-
-    # --- elementwise functions ------------------------------------------------------
-    def exp(self) -> Tensor:
-        return ops.Exp.apply(self)
-
-    def log(self) -> Tensor:
-        return ops.Log.apply(self)
-
-    def relu(self) -> Tensor:
-        """max(x, 0), with gradient 0 at 0."""
-        return ops.ReLU.apply(self)
-
-    def tanh(self) -> Tensor:
-        return ops.Tanh.apply(self)
-
-    def sigmoid(self) -> Tensor:
-        return ops.Sigmoid.apply(self)
-
-    def abs(self) -> Tensor:
-        return ops.Abs.apply(self)
-
-    def sqrt(self) -> Tensor:
-        return ops.Sqrt.apply(self)
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return registry.numpy_function(func, args, kwargs)
 
 
-def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
-    """The ops' fast constructor: `data` is already a valid ndarray."""
+def _tensor(data: np.ndarray, ctx: Any = None) -> Tensor:
+    """The library's one fast constructor: `data` is already a valid ndarray.
+
+    With a node `ctx` the tensor is that node's output (it requires grad); without one it is
+    a constant. `Tensor(...)` is for users: it checks and converts its argument.
+    """
     t = _new(Tensor)
     t.data = data
     t.grad = None
-    t.requires_grad = requires_grad
-    t._ctx = None
+    t.requires_grad = ctx is not None
+    t._ctx = ctx
     return t
 
 
 _new = object.__new__
 
 
-def _data(x: Any) -> Any:
+def value(x: Any) -> Any:
+    """The array behind a Tensor; anything else as it is."""
     return x.data if isinstance(x, Tensor) else x
 
 
-def _data_index(index: Any) -> Any:
-    if isinstance(index, tuple):
-        return tuple(_data(i) for i in index)
-    return _data(index)
+def as_tensor(x: Any) -> Tensor:
+    """`x` itself if it is a Tensor, else a new constant Tensor of it."""
+    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 # Imported last: ops and engine build on the Tensor class defined above.
-from autograd_lite import engine, ops  # noqa: E402
+from autograd_lite import engine, registry  # noqa: E402
+
+_NUMPY = registry.NUMPY
