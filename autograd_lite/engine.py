@@ -32,6 +32,12 @@ import numpy as np
 # --- grad mode ----------------------------------------------------------------------------
 class _Mode(threading.local):
     enabled = True  # each thread starts with grad mode on
+    levels: tuple = ()  # the al.func transforms (jvp, vmap) active in this thread, outer first
+
+
+# How many al.func transform levels are active, in all threads together (func.py counts them).
+# While it is 0, Function.apply pays one read of this global for transforms, nothing more.
+_transforms_active = 0
 
 
 _mode = _Mode()
@@ -137,6 +143,13 @@ class Function:
     def backward(ctx: Function, grad: Any) -> Any:
         raise NotImplementedError("subclasses of Function define backward(ctx, grad)")
 
+    # The rules of al.func's transforms (see func.py); None: the op has none. `jvp(ctx,
+    # *tangents, **params)` gives the output's tangent (forward mode); `batch(b, *inputs,
+    # **params)` computes the op on inputs with `b.nb` leading batch axes (vmap).
+    jvp: Callable | None = None
+    batch: Callable | None = None
+    _out_tangents: dict | None = None  # the output's tangents under jvp, for saved_tensors
+
     def save_for_backward(self, *values: Any) -> None:
         """Keep inputs and/or the output for `backward` (read back from `ctx.saved_tensors`)."""
         self._saved = values
@@ -156,12 +169,12 @@ class Function:
         if vid in self._saved_ids:
             position = self._saved_ids.index(vid)
             if position == len(self.edges):  # the output: this node made it
-                return _tensor(saved, self)
+                return _rebuilt(saved, self)
             edge = self.edges[position]
             if edge is None:  # a constant input
                 return saved
             if isinstance(edge, Function):  # a recorded tensor: its node made it
-                return _tensor(saved, edge)
+                return _rebuilt(saved, edge)
             return edge  # a leaf
         raise RuntimeError(
             f"{self.name}: saved value {index} is neither an input nor the output of the op, "
@@ -174,6 +187,8 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run `forward` on the inputs' arrays and record the node if a gradient is needed."""
+        if _transforms_active and _mode.levels:  # inside al.func.jvp / vmap: see func.py
+            return _transformed(cls, args, kwargs)
         arrays, edges, needs = [], [], []
         any_tensor = False
         for a in args:
@@ -224,6 +239,18 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
+def _rebuilt(saved: np.ndarray, node: Function) -> Tensor:
+    """The output of `node` as a new Tensor, with the tangents it had under al.func.jvp.
+
+    Forward-over-reverse (jvp of a gradient) needs them: a rule that runs on Tensors must
+    see the tangent of every value it reads, and this Tensor is not the one the user held.
+    """
+    t = _tensor(saved, node)
+    if node._out_tangents is not None:
+        t._tangents = node._out_tangents
+    return t
+
+
 def _distinct(arrays: list) -> None:
     """Replace repeated ndarray objects by views, so that each position has its own object."""
     if len(arrays) == 3:  # x @ W + b in one op: the common case, without building a set
@@ -263,6 +290,11 @@ def once_differentiable(backward: Callable) -> Callable:
     def wrapper(ctx: Function, grad: Any) -> Any:
         if not isinstance(grad, Tensor):
             return backward(ctx, grad)
+        if _mode.levels:  # its gradient would carry no tangent (jvp) or batch (vmap)
+            raise RuntimeError(
+                f"{type(ctx).__name__}.backward is marked @once_differentiable, so its "
+                "gradient cannot be differentiated or batched inside al.func.jvp/vmap/hessian"
+            )
         ctx._as_tensors = False
         try:
             grads = backward(ctx, grad.data)
@@ -593,5 +625,7 @@ def _seeds(outputs: list[Tensor], grad_outputs: Any, create_graph: bool) -> list
     return seeds
 
 
-# Imported last because tensor.py imports this module (Tensor.backward calls backward).
+# Imported last because tensor.py imports this module (Tensor.backward calls backward), and
+# func.py builds on Function.
+from autograd_lite.func import _transformed  # noqa: E402
 from autograd_lite.tensor import Tensor, _tensor  # noqa: E402

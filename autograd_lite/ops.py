@@ -16,6 +16,16 @@ Three things the engine does for every rule, so no rule has to:
   share (numpy dispatches `np.exp(tensor)` to the op), plus the `.apply` of the ops of this
   file (an op applied to plain arrays just runs its forward), so one rule serves both the
   fast numpy path and the differentiable one.
+
+Two more rules per op serve the transforms of `al.func` (see func.py):
+- `jvp(ctx, *tangents, **params)`: forward mode. Given each input's tangent (None for an
+  input without one) it returns the output's tangent, the derivative in the comment again;
+  `ctx.inputs` and `ctx.out` are the primal values. The engine broadcasts the result to the
+  output's shape and casts it to its dtype, as it does for gradients.
+- `batch(b, *inputs, **params)`: vmap. The inputs arrive with `b.nb` leading batch axes
+  (`b.dims[i]`: does input i have them?); the rule computes the op for every example at
+  once, usually by calling the op itself with shifted axes (`b.axes`) or inputs lined up
+  for broadcasting (`b.elementwise`).
 """
 
 from __future__ import annotations
@@ -30,6 +40,15 @@ from autograd_lite.registry import register, register_binary
 from autograd_lite.tensor import Tensor, as_tensor, value
 
 
+def _sum(*terms: Any) -> Any:
+    """The sum of the tangent terms that exist (None: that input has no tangent)."""
+    total = None
+    for t in terms:
+        if t is not None:
+            total = t if total is None else total + t
+    return total
+
+
 # --- arithmetic ------------------------------------------------------------------------
 class Add(Function):
     """a + b (broadcasting)"""
@@ -41,6 +60,14 @@ class Add(Function):
     @staticmethod
     def backward(ctx, grad):  # d(a+b)/da = 1, d(a+b)/db = 1
         return grad, grad
+
+    @staticmethod
+    def jvp(ctx, ta, tb):  # d(a+b) = da + db
+        return _sum(ta, tb)
+
+    @staticmethod
+    def batch(b, x, y):  # elementwise: the batch axes are just more elements
+        return Add.apply(*b.elementwise(x, y))
 
 
 add = register_binary(Add, "add", np.add, operator="add")
@@ -56,6 +83,14 @@ class Sub(Function):
     @staticmethod
     def backward(ctx, grad):  # d(a-b)/da = 1, d(a-b)/db = -1
         return grad, -grad if ctx.needs_input_grad[1] else None
+
+    @staticmethod
+    def jvp(ctx, ta, tb):  # d(a-b) = da - db
+        return _sum(ta, None if tb is None else -tb)
+
+    @staticmethod
+    def batch(b, x, y):
+        return Sub.apply(*b.elementwise(x, y))
 
 
 subtract = register_binary(Sub, "subtract", np.subtract, operator="sub")
@@ -75,6 +110,15 @@ class Mul(Function):
         need_a, need_b = ctx.needs_input_grad
         return grad * b if need_a else None, grad * a if need_b else None
 
+    @staticmethod
+    def jvp(ctx, ta, tb):  # d(ab) = da b + a db
+        a, b = ctx.inputs
+        return _sum(None if ta is None else ta * b, None if tb is None else a * tb)
+
+    @staticmethod
+    def batch(b, x, y):
+        return Mul.apply(*b.elementwise(x, y))
+
 
 multiply = register_binary(Mul, "multiply", np.multiply, operator="mul")
 
@@ -93,6 +137,15 @@ class Div(Function):
         need_a, need_b = ctx.needs_input_grad
         grad_a = grad / b
         return grad_a if need_a else None, -grad_a * a / b if need_b else None
+
+    @staticmethod
+    def jvp(ctx, ta, tb):  # d(a/b) = da / b - (a/b) db / b
+        _, b = ctx.inputs
+        return _sum(None if ta is None else ta / b, None if tb is None else -tb * ctx.out / b)
+
+    @staticmethod
+    def batch(b, x, y):
+        return Div.apply(*b.elementwise(x, y))
 
 
 divide = register_binary(Div, "divide", np.divide, operator="truediv")
@@ -124,6 +177,22 @@ class Pow(Function):
             grad_b = grad * out * np.log(np.where(fix, 1, a) if fix.any() else a)
         return grad_a, grad_b
 
+    @staticmethod
+    def jvp(ctx, ta, tb):  # d(a^b) = b a^(b-1) da + a^b log(a) db, made finite at a == 0
+        a, b = ctx.inputs
+        zero = value(a) == 0  # the same safe base as in backward
+        if ta is not None:
+            fix = zero & (value(b) == 0)
+            ta = ta * b * (np.where(fix, 1, a) if fix.any() else a) ** (b - 1)
+        if tb is not None:
+            fix = zero & (value(b) >= 0)
+            tb = tb * ctx.out * np.log(np.where(fix, 1, a) if fix.any() else a)
+        return _sum(ta, tb)
+
+    @staticmethod
+    def batch(b, x, y):
+        return Pow.apply(*b.elementwise(x, y))
+
 
 power = register_binary(Pow, "power", np.power, operator="pow")
 
@@ -138,6 +207,14 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, grad):
         return -grad
+
+    @staticmethod
+    def jvp(ctx, t):
+        return -t
+
+    @staticmethod
+    def batch(b, x):
+        return Neg.apply(x)
 
 
 @register(method="__neg__", numpy=np.negative)
@@ -164,6 +241,15 @@ class MatMul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         return _matmul_grads(a, b, grad, *ctx.needs_input_grad)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):  # d(AB) = dA B + A dB
+        a, b = ctx.inputs
+        return _sum(None if ta is None else ta @ b, None if tb is None else a @ tb)
+
+    @staticmethod
+    def batch(b, x, y):
+        return _matmul_batch(b, x, y, *b.dims)
 
 
 def _matmul_grads(a: Any, b: Any, grad: Any, need_a: bool, need_b: bool) -> tuple:
@@ -194,6 +280,27 @@ def _mT(x: Any) -> Any:  # noqa: N802
     return x.swapaxes(-1, -2)
 
 
+def _matmul_batch(b: Any, x: Any, y: Any, batched_x: bool, batched_y: bool) -> Any:
+    """x @ y for examples with leading batch axes: they become matmul's batch dimensions.
+
+    A 1-D operand is made a row (x) or a column (y) first, so that the batch axes are never
+    taken for a matrix's rows; the examples' own batch dimensions are padded to line up.
+    """
+    x_1d, y_1d = b.ndim(x, batched_x) == 1, b.ndim(y, batched_y) == 1
+    if x_1d:
+        x = x.reshape((*np.shape(x)[:-1], 1, np.shape(x)[-1]))
+    if y_1d:
+        y = y.reshape((*np.shape(y), 1))
+    ndim_x, ndim_y = b.ndim(x, batched_x), b.ndim(y, batched_y)
+    x = b.pad(x, ndim_y) if batched_x else x  # (`max` is this module's op)
+    y = b.pad(y, ndim_x) if batched_y else y
+    out = MatMul.apply(x, y)
+    if x_1d or y_1d:  # drop the row / column again
+        shape = out.shape
+        out = out.reshape(shape[:-2] + shape[-2 + x_1d : len(shape) - y_1d])
+    return out
+
+
 matmul = register_binary(MatMul, "matmul", np.matmul, operator="matmul")
 
 
@@ -218,6 +325,21 @@ class Linear(Function):
             grad_x = grad @ weight.T if need_x else None
             return grad_x, x.T @ grad if need_w else None, grad if need_b else None
         return (*_matmul_grads(x, weight, grad, need_x, need_w), grad if need_b else None)
+
+    @staticmethod
+    def jvp(ctx, tx, tw, tb):  # d(xW + b) = dx W + x dW + db
+        x, weight, _ = ctx.inputs
+        return _sum(None if tx is None else tx @ weight, None if tw is None else x @ tw, tb)
+
+    @staticmethod
+    def batch(b, x, weight, bias=None):
+        batched_x, batched_w, batched_b = b.dims
+        if not (batched_w or batched_b):  # a batch of inputs: still one affine op
+            return Linear.apply(x, weight, bias)
+        out = _matmul_batch(b, x, weight, batched_x, batched_w)  # per-example weights
+        if bias is None:
+            return out
+        return Add.apply(*b.elementwise(out, bias, dims=(True, batched_b)))
 
 
 @register()
@@ -258,6 +380,14 @@ class Sum(Function):
     def backward(ctx, grad):  # every summed element gets the gradient of the sum
         return np.broadcast_to(grad.reshape(ctx.kept), ctx.shape)
 
+    @staticmethod
+    def jvp(ctx, t, axis=None, keepdims=False):  # a sum is linear: the sum of the tangents
+        return t.sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def batch(b, x, axis=None, keepdims=False):  # the same logical axes, shifted
+        return Sum.apply(x, axis=b.axes(axis, b.ndim(x), "sum"), keepdims=keepdims)
+
 
 @register(method=True, numpy=np.sum)
 def sum(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -284,6 +414,17 @@ class Max(Function):
         share = (mask / mask.sum(axis=ctx.axis, keepdims=True)).astype(grad.dtype)
         return grad.reshape(ctx.kept) * share
 
+    @staticmethod
+    def jvp(ctx, t, axis=None, keepdims=False):  # the tangent at the maximum; ties share it
+        (a,) = ctx.inputs
+        mask = value(a) == value(ctx.out).reshape(_kept_shape(np.shape(value(a)), axis))
+        share = (mask / mask.sum(axis=axis, keepdims=True)).astype(t.dtype)
+        return (t * share).sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def batch(b, x, axis=None, keepdims=False):
+        return Max.apply(x, axis=b.axes(axis, b.ndim(x), "max"), keepdims=keepdims)
+
 
 @register(method=True, numpy=(np.max, np.amax))
 def max(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -303,6 +444,14 @@ class BroadcastTo(Function):
     def backward(ctx, grad):  # the engine sums the gradient back to the input's shape
         return grad
 
+    @staticmethod
+    def jvp(ctx, t, shape):
+        return np.broadcast_to(t, shape)
+
+    @staticmethod
+    def batch(b, x, shape):  # pad the example's axes as numpy would, then broadcast
+        return BroadcastTo.apply(b.pad(x, len(shape)), shape=(*b.sizes, *shape))
+
 
 @register(numpy=np.broadcast_to)
 def broadcast_to(x: Any, shape: tuple[int, ...]) -> Tensor:
@@ -321,6 +470,14 @@ class Reshape(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad.reshape(ctx.shape)
+
+    @staticmethod
+    def jvp(ctx, t, shape):
+        return t.reshape(shape)
+
+    @staticmethod
+    def batch(b, x, shape):
+        return Reshape.apply(x, shape=(*b.sizes, *shape))
 
 
 @register(method=True)
@@ -350,6 +507,16 @@ class Transpose(Function):
     def backward(ctx, grad):  # undo the permutation
         return grad.transpose(None if ctx.axes is None else tuple(np.argsort(ctx.axes)))
 
+    @staticmethod
+    def jvp(ctx, t, axes=None):
+        return t.transpose(axes)
+
+    @staticmethod
+    def batch(b, x, axes=None):  # the batch axes stay in front
+        ndim = b.ndim(x)
+        axes = range(ndim)[::-1] if axes is None else [b.axis(a, ndim, "transpose") for a in axes]
+        return Transpose.apply(x, axes=(*range(b.nb), *(b.nb + a % ndim for a in axes)))
+
 
 @register(method=True)
 def transpose(x: Any, *axes: Any) -> Tensor:
@@ -376,6 +543,14 @@ class Cast(Function):
     def backward(ctx, grad):
         return grad.astype(ctx.dtype)
 
+    @staticmethod
+    def jvp(ctx, t, dtype):
+        return t.astype(dtype)
+
+    @staticmethod
+    def batch(b, x, dtype):
+        return Cast.apply(x, dtype=dtype)
+
 
 @register(method=True, public=False)
 def astype(x: Tensor, dtype: Any) -> Tensor:
@@ -398,6 +573,15 @@ class GetItem(Function):
     def backward(ctx, grad):  # scatter back; repeated indices add up
         return IndexAdd.apply(grad, shape=ctx.shape, index=ctx.index)
 
+    @staticmethod
+    def jvp(ctx, t, index):
+        return t[index]
+
+    @staticmethod
+    def batch(b, x, index):  # index every example alike: slices over the batch axes
+        index, position = b.index(index)
+        return b.to_front(GetItem.apply(x, index=index), position)
+
 
 class IndexAdd(Function):
     """zeros(shape) with `grad` added at `index` (the transpose of indexing)."""
@@ -412,6 +596,16 @@ class IndexAdd(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad[ctx.index]
+
+    @staticmethod
+    def jvp(ctx, t, shape, index):
+        return IndexAdd.apply(t, shape=shape, index=index)
+
+    @staticmethod
+    def batch(b, grad, shape, index):
+        index, position = b.index(index)
+        grad = b.from_front(grad, position)  # where numpy's indexing puts the batch axes
+        return IndexAdd.apply(grad, shape=(*b.sizes, *shape), index=index)
 
 
 @register(method="__getitem__", public=False)
@@ -439,6 +633,19 @@ class Concatenate(Function):
         lead = (slice(None),) * axis
         return tuple(grad[lead + (slice(lo, hi),)] for lo, hi in zip(edges, edges[1:]))
 
+    @staticmethod
+    def jvp(ctx, *tangents, axis=0):  # the tangents joined (zeros where an input has none)
+        parts = [
+            np.zeros(np.shape(value(x)), ctx.out.dtype) if t is None else t
+            for x, t in zip(ctx.inputs, tangents)
+        ]
+        return np.concatenate(parts, axis=axis)
+
+    @staticmethod
+    def batch(b, *xs, axis=0):  # every input needs the batch axes: concatenate never broadcasts
+        xs = [b.full(x, d) for x, d in zip(xs, b.dims)]
+        return Concatenate.apply(*xs, axis=b.axis(axis, np.ndim(xs[0]) - b.nb, "concatenate"))
+
 
 @register(numpy=np.concatenate)
 def concatenate(tensors: Any, axis: int = 0) -> Tensor:
@@ -463,6 +670,14 @@ class Exp(Function):
         (out,) = ctx.saved_tensors
         return grad * out
 
+    @staticmethod
+    def jvp(ctx, t):  # d e^a = e^a da
+        return t * ctx.out
+
+    @staticmethod
+    def batch(b, x):
+        return Exp.apply(x)
+
 
 @register(method=True, numpy=np.exp)
 def exp(x: Any) -> Tensor:
@@ -482,6 +697,14 @@ class Log(Function):
     def backward(ctx, grad):  # d(log a)/da = 1/a
         (a,) = ctx.saved_tensors
         return grad / a
+
+    @staticmethod
+    def jvp(ctx, t):  # d log a = da / a
+        return t / ctx.inputs[0]
+
+    @staticmethod
+    def batch(b, x):
+        return Log.apply(x)
 
 
 @register(method=True, numpy=np.log)
@@ -504,6 +727,14 @@ class ReLU(Function):
         (out,) = ctx.saved_tensors
         return grad * (out > 0)  # a comparison gives a plain mask, for Tensors too
 
+    @staticmethod
+    def jvp(ctx, t):
+        return t * (ctx.out > 0)
+
+    @staticmethod
+    def batch(b, x):
+        return ReLU.apply(x)
+
 
 @register(method=True)
 def relu(x: Any) -> Tensor:
@@ -524,6 +755,14 @@ class Tanh(Function):
     def backward(ctx, grad):  # d tanh(a)/da = 1 - tanh(a)^2
         (out,) = ctx.saved_tensors
         return grad * (1 - out * out)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * (1 - ctx.out * ctx.out)
+
+    @staticmethod
+    def batch(b, x):
+        return Tanh.apply(x)
 
 
 @register(method=True, numpy=np.tanh)
@@ -548,6 +787,14 @@ class Sigmoid(Function):
         (out,) = ctx.saved_tensors
         return grad * out * (1 - out)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return t * ctx.out * (1 - ctx.out)
+
+    @staticmethod
+    def batch(b, x):
+        return Sigmoid.apply(x)
+
 
 @register(method=True)
 def sigmoid(x: Any) -> Tensor:
@@ -567,6 +814,14 @@ class Abs(Function):
     def backward(ctx, grad):  # sign(a), 0 at 0
         (a,) = ctx.saved_tensors
         return grad * np.sign(value(a))
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * np.sign(value(ctx.inputs[0]))
+
+    @staticmethod
+    def batch(b, x):
+        return Abs.apply(x)
 
 
 @register(method=("abs", "__abs__"), numpy=(np.abs, np.absolute))
@@ -588,6 +843,14 @@ class Sqrt(Function):
     def backward(ctx, grad):  # d sqrt(a)/da = 1 / (2 sqrt(a))
         (out,) = ctx.saved_tensors
         return grad / (2 * out)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t / (2 * ctx.out)
+
+    @staticmethod
+    def batch(b, x):
+        return Sqrt.apply(x)
 
 
 @register(method=True, numpy=np.sqrt)
@@ -612,6 +875,16 @@ class Maximum(Function):
         need_a, need_b = ctx.needs_input_grad
         return grad * to_a if need_a else None, grad * (1 - to_a) if need_b else None
 
+    @staticmethod
+    def jvp(ctx, ta, tb):  # the tangent of the larger input; ties average the two
+        a, b = map(value, ctx.inputs)
+        to_a = ((a > b) + 0.5 * (a == b)).astype(ctx.out.dtype)
+        return _sum(None if ta is None else ta * to_a, None if tb is None else tb * (1 - to_a))
+
+    @staticmethod
+    def batch(b, x, y):
+        return Maximum.apply(*b.elementwise(x, y))
+
 
 maximum = register_binary(Maximum, "maximum", np.maximum)
 
@@ -630,11 +903,23 @@ class Where(Function):
         cond = ctx.condition
         return grad * cond if need_a else None, grad * ~cond if need_b else None
 
+    @staticmethod
+    def jvp(ctx, ta, tb, condition):  # the tangent of the input chosen
+        ta, tb = 0.0 if ta is None else ta, 0.0 if tb is None else tb
+        return Where.apply(ta, tb, condition=condition)
+
+    @staticmethod
+    def batch(b, x, y, condition):
+        dims = (*b.dims, "condition" in b.kwdims)
+        x, y, condition = b.elementwise(x, y, condition, dims=dims)
+        return Where.apply(x, y, condition=condition)
+
 
 @register(numpy=np.where)
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """`a` where `condition` is true, else `b` (broadcasting); no gradient to `condition`."""
-    condition = np.asarray(value(condition))
+    if not getattr(condition, "_batched", False):  # (a batched mask inside vmap stays one)
+        condition = np.asarray(value(condition))
     if condition.dtype != bool:
         raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
     if not (isinstance(a, Tensor) or isinstance(b, Tensor)):
@@ -660,6 +945,15 @@ class Softmax(Function):
         (s,) = ctx.saved_tensors
         return s * (grad - (grad * s).sum(axis=ctx.axis, keepdims=True))
 
+    @staticmethod
+    def jvp(ctx, t, axis=-1):  # the Jacobian is symmetric: the same formula as backward
+        s = ctx.out
+        return s * (t - (t * s).sum(axis=axis, keepdims=True))
+
+    @staticmethod
+    def batch(b, x, axis=-1):  # axis is >= 0 (the public function normalises it)
+        return Softmax.apply(x, axis=axis + b.nb)
+
 
 @register()
 def softmax(x: Any, axis: int = -1) -> Tensor:
@@ -683,6 +977,14 @@ class LogSoftmax(Function):
     def backward(ctx, grad):  # dL/da = g - softmax(a) * sum(g)
         (out,) = ctx.saved_tensors
         return grad - np.exp(out) * grad.sum(axis=ctx.axis, keepdims=True)
+
+    @staticmethod
+    def jvp(ctx, t, axis=-1):  # d out = da - sum(softmax(a) da)
+        return t - (np.exp(ctx.out) * t).sum(axis=axis, keepdims=True)
+
+    @staticmethod
+    def batch(b, x, axis=-1):
+        return LogSoftmax.apply(x, axis=axis + b.nb)
 
 
 @register()
@@ -736,6 +1038,28 @@ class SoftmaxCrossEntropy(Function):
             return (probs - targets) * grad.reshape((n, 1)), None
         return (probs - targets) * (grad / n if ctx.reduction == "mean" else grad), None
 
+    @staticmethod
+    def jvp(ctx, tz, tt, reduction="mean", one_hot=False):  # dL = sum_k (T s_k - t_k) dz_k
+        logits, targets = ctx.inputs  # targets get no derivative (as in backward): tt unused
+        probs = Softmax.apply(logits, axis=1)
+        if not one_hot:
+            probs = probs * targets.sum(axis=1, keepdims=True)
+        losses = ((probs - targets) * tz).sum(axis=1)
+        if reduction == "none":
+            return losses
+        return losses.sum() / len(value(logits)) if reduction == "mean" else losses.sum()
+
+    @staticmethod
+    def batch(b, logits, targets, reduction="mean", one_hot=False):  # all rows as one (N, C)
+        logits, targets = b.full(logits, b.dims[0]), b.full(targets, b.dims[1])
+        n, c = np.shape(logits)[-2:]
+        losses = SoftmaxCrossEntropy.apply(
+            logits.reshape(-1, c), targets.reshape(-1, c), reduction="none", one_hot=one_hot
+        ).reshape(*b.sizes, n)
+        if reduction == "none":
+            return losses
+        return losses.sum(axis=-1) / n if reduction == "mean" else losses.sum(axis=-1)
+
 
 @register()
 def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
@@ -756,13 +1080,20 @@ def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") ->
             f"softmax_cross_entropy: logits must have shape (N, C), got {logits.shape}"
         )
     n, c = logits.shape
-    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    batched = getattr(targets, "_batched", False)  # each example's targets, inside vmap
+    if not batched:
+        targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if targets.ndim == 1:
         if targets.shape[0] != n:
             raise ValueError(
                 f"softmax_cross_entropy: {targets.shape[0]} targets for {n} rows of logits"
             )
-        rows = one_hot_rows(targets, c, logits.dtype, "softmax_cross_entropy")
+        if batched:
+            rows = targets._map_rows(
+                lambda t: one_hot_rows(t, c, logits.dtype, "softmax_cross_entropy")
+            )
+        else:
+            rows = one_hot_rows(targets, c, logits.dtype, "softmax_cross_entropy")
         return SoftmaxCrossEntropy.apply(logits, rows, reduction=reduction, one_hot=True)
     if targets.shape != (n, c):
         raise ValueError(
