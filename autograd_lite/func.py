@@ -269,6 +269,7 @@ class BatchedTensor(Tensor):
 
     @property
     def data(self) -> np.ndarray:  # type: ignore[override]
+        _active(self._levels, "BatchedTensor")  # raises if its vmap has returned
         raise RuntimeError(_NO_VALUES)
 
     @property
@@ -603,10 +604,10 @@ class _Identity(Function):
 def _fresh(x: Any, what: str) -> Tensor:
     """A new Tensor equal to `x` (an array or Tensor), on the graph and with the tangents of
     `x` (and batched like it), to which a transform attaches a tangent or makes a leaf."""
-    t = x if isinstance(x, Tensor) else Tensor(x)
-    if t.dtype.kind != "f":
-        raise TypeError(f"{what} must have a floating point dtype, got {t.dtype}")
-    return _Identity.apply(t)
+    dtype = x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype
+    if dtype.kind != "f":  # (Tensor() would quietly make it float64)
+        raise TypeError(f"{what} must have a floating point dtype, got {dtype}")
+    return _Identity.apply(x if isinstance(x, Tensor) else Tensor(x))
 
 
 # --- pytrees: tuples, lists and dicts of values ----------------------------------------------
@@ -974,6 +975,7 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     @functools.wraps(f)
     def jacobian_f(*args: Any) -> Any:
         nums = _argnums(argnums, len(args), "jacfwd")
+        args = tuple(_tree_map(_as_tensor, a) if i in nums else a for i, a in enumerate(args))
         blocks, out_spec, n_out = {}, None, 0
         for i in nums:
             for j, x in enumerate(_flatten(args[i])[0]):
@@ -1033,6 +1035,10 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     return jacobian_f
 
 
+def _as_tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
 def _tree_map(fn: Callable, tree: Any) -> Any:
     leaves, spec = _flatten(tree)
     return _unflatten(spec, [fn(x) for x in leaves])
@@ -1046,8 +1052,9 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     def jacobian_f(*args: Any) -> Any:
         nums = _argnums(argnums, len(args), "jacobian")
         n_in = sum(int(np.prod(_shape_of(x))) for i in nums for x in _flatten(args[i])[0])
-        with engine.no_grad():
-            out = f(*args)
+        tensors = [_tree_map(_as_tensor, a) if i in nums else a for i, a in enumerate(args)]
+        with engine.no_grad():  # f sees Tensors, as under the transforms
+            out = f(*tensors)
         n_out = sum(int(np.prod(_shape_of(o))) for o in _flatten(out)[0])
         mode = jacfwd if n_in < n_out else jacrev
         return mode(f, argnums)(*args)

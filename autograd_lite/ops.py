@@ -339,7 +339,7 @@ class Linear(Function):
         out = _matmul_batch(b, x, weight, batched_x, batched_w)  # per-example weights
         if bias is None:
             return out
-        return Add.apply(*b.elementwise(out, bias, dims=(True, batched_b)))
+        return Add.apply(*b.elementwise(out, bias, dims=(batched_x or batched_w, batched_b)))
 
 
 @register()
@@ -514,8 +514,12 @@ class Transpose(Function):
     @staticmethod
     def batch(b, x, axes=None):  # the batch axes stay in front
         ndim = b.ndim(x)
-        axes = range(ndim)[::-1] if axes is None else [b.axis(a, ndim, "transpose") for a in axes]
-        return Transpose.apply(x, axes=(*range(b.nb), *(b.nb + a % ndim for a in axes)))
+        axes = (
+            range(ndim)[::-1]
+            if axes is None
+            else [b.axis(a, ndim, "transpose") - b.nb for a in axes]
+        )
+        return Transpose.apply(x, axes=(*range(b.nb), *(b.nb + a for a in axes)))
 
 
 @register(method=True)
