@@ -584,6 +584,11 @@ def grad(
     for i, x in enumerate(inputs):
         if not x.requires_grad:
             raise ValueError(f"grad: input {i} does not require grad")
+    if not create_graph and _transforms_active and any(lv.kind == "jvp" for lv in _mode.levels):
+        raise RuntimeError(  # plain arrays would drop the gradient's tangent
+            "grad inside al.func.jvp/hvp/hessian needs create_graph=True, so that the gradient "
+            "carries its tangent (or use al.func.grad)"
+        )
     seeds = _seeds(outputs, grad_outputs, create_graph)
     retain = create_graph if retain_graph is None else retain_graph
     found = run_backward(outputs, seeds, retain, create_graph, inputs=inputs)

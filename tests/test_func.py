@@ -237,6 +237,33 @@ def test_the_moon_networks_loss_hessian_is_symmetric_and_matches_its_gradients_d
     np.testing.assert_allclose(F.hvp(loss, (theta,), (u,))[0].data, H @ u, rtol=1e-10, atol=1e-12)
 
 
+def test_forward_over_reverse_sees_the_tangents_of_saved_values():
+    # Exp.backward reads its saved output, which create_graph rebuilds as a NEW Tensor: the
+    # node must give it the output's tangent, or H u = exp(x) u would come out as 0.
+    x, u = normal(3), normal(3)
+    (Hu,) = F.hvp(lambda t: t.exp().sum(), (x,), (u,))
+    np.testing.assert_allclose(Hu.data, np.exp(x) * u, rtol=1e-15)
+    (Hu,) = F.hvp(lambda t: (t.tanh() * 3).sum(), (x,), (u,))  # and through a product
+    np.testing.assert_allclose(Hu.data, -6 * np.tanh(x) * (1 - np.tanh(x) ** 2) * u, rtol=1e-13)
+
+
+def test_plain_al_grad_inside_jvp_must_build_a_graph():
+    def gradient(x):
+        x = x * 1.0  # a Tensor that requires grad is needed by al.grad
+        return al.grad((x**3).sum(), x)[0]
+
+    def with_graph(t):
+        leaf = t * 1.0
+        return al.grad((leaf**3).sum(), leaf, create_graph=True)[0]
+
+    x, u = normal(3), normal(3)
+    leaf = Tensor(x, requires_grad=True)
+    with pytest.raises(RuntimeError, match="create_graph=True"):
+        F.jvp(lambda t: gradient(t + leaf * 0), (x,), (u,))
+    _, t = F.jvp(lambda t: with_graph(t + leaf * 0), (x,), (u,))
+    np.testing.assert_allclose(t.data, 6 * x * u, rtol=1e-14)
+
+
 def test_hvp_with_several_primals_is_shaped_like_them():
     def f(a, b):
         return ((a @ b).tanh() ** 2).sum()
