@@ -7,6 +7,7 @@ confusion, per-example gradients, float32, and every error a user can cause.
 
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 
@@ -622,3 +623,18 @@ def test_warnings_are_not_raised_by_builtin_ops_under_vmap():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         F.vmap(lambda x: al.log_softmax(x @ np.ones((2, 3))).max())(normal(4, 2))
+
+
+def test_the_readme_example_of_the_transforms_runs_and_is_right():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Function transforms", 1)[1].split("\n## ", 1)[0]
+    (example,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    ns: dict = {}
+    exec(compile(example, "README.md", "exec"), ns)
+    x, u, H = ns["x"], ns["u"], ns["H"].data
+    np.testing.assert_allclose(ns["Hu"].data, H @ u, rtol=1e-12)
+    np.testing.assert_allclose(ns["Ju"].data, ns["g"].data @ u, rtol=1e-12)
+    np.testing.assert_allclose(ns["J"].data, np.diag(np.exp(x)), rtol=1e-15)
+    assert ns["per_example"].shape == (5, 2, 3) and ns["rows"].shape == (5, 2)

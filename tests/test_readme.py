@@ -9,7 +9,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
 def test_the_readme_example_runs_and_gives_gradients_shaped_like_the_parameters():
-    (example,) = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    example = re.findall(r"```python\n(.*?)```", README, flags=re.S)[0]  # the first one
     namespace: dict = {}
     exec(compile(example, "README.md", "exec"), namespace)
     W, b = namespace["W"], namespace["b"]
