@@ -676,6 +676,7 @@ class _Pullback:
         self.built_graph = False
 
     def __call__(self, cotangent: Any, retain_graph: bool = True) -> tuple:
+        _active(self.levels, self.where)  # its graph is batched: only inside its vmap
         flat, spec = _flatten(cotangent)
         if spec != self.out_spec:
             raise ValueError(

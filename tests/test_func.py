@@ -320,6 +320,19 @@ def test_every_order_and_mode_of_second_derivatives_agrees():
     np.testing.assert_allclose(grad_of_jvp.data, H @ v, rtol=1e-6)
 
 
+def test_transforms_inside_regular_autograd_pass_gradcheck_up_to_third_order():
+    def f(x):
+        return (x.tanh() * x.exp()).sum()
+
+    x = Tensor(normal(3), requires_grad=True)
+    u = normal(3)
+    assert al.gradcheck(lambda t: F.grad(f)(t), x)
+    assert al.gradcheck(lambda t: F.jvp(f, (t,), (u,))[1], x)
+    assert al.gradgradcheck(lambda t: F.jvp(al.tanh, (t,), (u,))[1], x)
+    assert al.gradcheck(lambda t: F.hvp(f, (t,), (u,))[0], x)  # a third derivative
+    assert al.gradcheck(lambda t: F.vmap(lambda r: (r * r).tanh())(t.reshape(3, 1)), x)
+
+
 def test_the_tangent_of_a_tangent_that_depends_on_the_outer_perturbation():
     # g(x) = d/dt f(x + t x) at t = 0 = f'(x) x; d g / dx = f''(x) x + f'(x), with f = exp
     x = np.array(0.7)
@@ -597,6 +610,19 @@ def test_a_batched_tensor_has_no_single_value_and_cannot_escape_its_vmap():
     F.vmap(leak)(normal(3, 2))
     with pytest.raises(RuntimeError, match="after its vmap returned"):
         seen[0] + 1
+
+
+def test_a_vjp_fn_made_inside_vmap_cannot_be_called_after_it():
+    kept = []
+
+    def f(x):
+        out, vjp_fn = F.vjp(lambda t: t * t, x)
+        kept.append(vjp_fn)
+        return out
+
+    F.vmap(f)(normal(3, 2))
+    with pytest.raises(RuntimeError, match="after its vmap returned"):
+        kept[0](np.ones(2))
 
 
 def test_levels_are_per_thread():
