@@ -262,9 +262,8 @@ def test_a_hook_fires_again_in_a_second_order_pass_as_in_pytorch():
     torch = pytest.importorskip("torch")
     values = np.array([0.5, -1.5, 2.0])
     results = []
-    for lib, make in ((al, lambda: Tensor(values, requires_grad=True)),
-                      (torch.autograd, lambda: torch.tensor(values, requires_grad=True))):  # fmt: skip
-        x = make()
+    ours, theirs = Tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    for lib, x in ((al, ours), (torch.autograd, theirs)):
         y = x**3
         y.register_hook(lambda g, y=y: g * y)
         (g,) = lib.grad(y.sum(), x, create_graph=True)
