@@ -9,6 +9,7 @@ exports them from the registry.
 """
 
 from autograd_lite import functional, ops, registry
+from autograd_lite.anomaly import detect_anomaly, is_anomaly_enabled
 from autograd_lite.engine import (
     Function,
     enable_grad,
@@ -33,11 +34,13 @@ __all__ = [
     "GradcheckError",
     "Tensor",
     "as_tensor",
+    "detect_anomaly",
     "enable_grad",
     "functional",
     "grad",
     "gradcheck",
     "gradgradcheck",
+    "is_anomaly_enabled",
     "is_grad_enabled",
     "load",
     "nn",

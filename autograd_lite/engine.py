@@ -32,9 +32,13 @@ import numpy as np
 # --- grad mode ----------------------------------------------------------------------------
 class _Mode(threading.local):
     enabled = True  # each thread starts with grad mode on
+    anomaly = False  # detect_anomaly() (anomaly.py)
 
 
 _mode = _Mode()
+# How many detect_anomaly() blocks are open in all threads: the hot path reads this global
+# first (one cheap check when anomaly mode is off everywhere), then the thread's own flag.
+_anomaly_users = 0
 
 
 def is_grad_enabled() -> bool:
@@ -130,6 +134,7 @@ class Function:
     _dtype: Any = None
     _hooks: list | None = None  # the output Tensor's gradient hooks (hooks.py)
     _retained: Any = None  # weak reference to the output Tensor, after its retain_grad()
+    _trace: Any = None  # where the op was created, recorded under detect_anomaly()
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -207,6 +212,8 @@ class Function:
             if ctx._saved and id(out) in map(id, ctx._saved):
                 ctx._saved = tuple(array if s is out else s for s in ctx._saved)
             out = array
+        if _anomaly_users and _mode.anomaly:  # detect_anomaly() (off: one global read)
+            anomaly.check_forward(ctx, arrays, out)
         if True in needs and _mode.enabled:
             ctx.edges = edges
             ctx._shape, ctx._dtype = out.shape, out.dtype
@@ -408,6 +415,8 @@ def run_backward(
     counts = _dependencies([k for k in pending if isinstance(k, Function)], targets)
     ready = [node for node, n in counts.items() if n == 0]
     found = {}  # target node -> its gradient, kept once complete
+    checked = _anomaly_users and _mode.anomaly  # detect_anomaly(): check what each rule returns
+    slow = create_graph or checked
     previous_mode, _mode.enabled = _mode.enabled, create_graph
     try:
         while ready:
@@ -421,8 +430,8 @@ def run_backward(
                     grad = hooks.run_node_hooks(node, grad)
                 if targets is not None and node in targets:
                     found[node] = grad
-                if create_graph:
-                    input_grads = _call_rule_on_tensors(node, grad)
+                if slow:
+                    input_grads = _call_rule(node, grad, create_graph, checked)
                 else:
                     input_grads = node.backward(node, grad)
                 if type(input_grads) is not tuple:  # a rule may return one gradient bare
@@ -459,6 +468,19 @@ def run_backward(
         return {}
     found.update((k, g) for k, g in pending.items() if k in targets)  # the leaves
     return found
+
+
+def _call_rule(node: Function, grad: Any, create_graph: bool, checked: bool) -> Any:
+    """Run a node's rule on Tensors (create_graph) and/or under detect_anomaly's checks."""
+    try:
+        grads = _call_rule_on_tensors(node, grad) if create_graph else node.backward(node, grad)
+    except Exception as e:
+        if checked:
+            anomaly.note_origin(e, node)
+        raise
+    if checked:
+        anomaly.check_backward(node, grad, grads)
+    return grads
 
 
 def _call_rule_on_tensors(node: Function, grad: Tensor) -> Any:
@@ -630,6 +652,6 @@ def _seeds(outputs: list[Tensor], grad_outputs: Any, create_graph: bool) -> list
 
 
 # Imported last because they import this module (Tensor.backward calls backward; the hooks
-# module builds on Function).
-from autograd_lite import hooks  # noqa: E402
+# and anomaly modules build on Function).
+from autograd_lite import anomaly, hooks  # noqa: E402
 from autograd_lite.tensor import Tensor, _tensor  # noqa: E402
