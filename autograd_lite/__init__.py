@@ -24,7 +24,7 @@ from autograd_lite.tensor import Tensor, as_tensor
 registry.install_methods(Tensor)
 globals().update(registry.PUBLIC)
 
-from autograd_lite import nn, optim  # noqa: E402  (they use the Tensor methods)
+from autograd_lite import nn, optim, viz  # noqa: E402  (they use the Tensor methods)
 from autograd_lite.io import load, save  # noqa: E402
 
 __version__ = "0.1.0"
@@ -50,5 +50,6 @@ __all__ = [
     "optim",
     "registry",
     "save",
+    "viz",
 ]
 __all__ += sorted(registry.PUBLIC)  # every op's al.<name>
