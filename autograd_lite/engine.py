@@ -554,7 +554,7 @@ def backward(
         data = tensor.data
         if data.size != 1:
             raise ValueError(
-                f"backward: grad must be given for a non-scalar output of shape {data.shape} "
+                f"backward: gradient must be given for a non-scalar output of shape {data.shape} "
                 "(for example out.backward(np.ones_like(out.data)), or reduce it with .sum())"
             )
         gradient = np.array(1.0, dtype=data.dtype)

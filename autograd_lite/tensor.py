@@ -7,6 +7,7 @@ attached to the class when the package is imported, so an op is declared in one 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -132,7 +133,7 @@ class Tensor:
         """
         engine.backward(self, gradient, retain_graph, create_graph, inputs)
 
-    def register_hook(self, fn: Any) -> Any:
+    def register_hook(self, fn: Callable[[Any], Any]) -> hooks.RemovableHandle:
         """Call `fn(grad)` with this tensor's gradient in every backward pass.
 
         `fn` sees the complete gradient (an array shaped like the tensor; a Tensor with
