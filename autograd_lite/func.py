@@ -328,7 +328,7 @@ class BatchedTensor(Tensor):
     def __bool__(self) -> bool:
         raise RuntimeError(_NO_VALUES)
 
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+    def backward(self, *args: Any, **kwargs: Any) -> None:
         self._ctx  # noqa: B018  (raises with the message that says what to do)
 
     def detach(self) -> BatchedTensor:
