@@ -186,10 +186,26 @@ def _apply_forward(cls: type[Function], args: tuple, kwargs: dict) -> Any:
     return out
 
 
+@functools.cache
+def _rule(cls: type[Function], name: str) -> Callable | None:
+    """The op's `jvp` or `batch` rule, or None if it has none.
+
+    A rule inherited from a class whose `forward` the op overrides is for another function
+    (say `Min(Max)`): it counts as missing, so that it is never silently used.
+    """
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return getattr(cls, name)
+        if "forward" in vars(klass):
+            return None
+    return None
+
+
 def _jvp_rule(cls: type[Function], args: tuple, kwargs: dict, out: Tensor, level: _Level,
               levels: tuple) -> Any:  # fmt: skip
     """The tangent of `out` at `level`, by the op's jvp rule run at the levels outside it."""
-    if cls.jvp is None:
+    rule = _rule(cls, "jvp")
+    if rule is None:
         raise RuntimeError(
             f"{cls.__name__} has no JVP rule, so forward mode (al.func.jvp, jacfwd, hessian, "
             f"hvp) cannot differentiate it. Give {cls.__name__} a staticmethod "
@@ -207,7 +223,7 @@ def _jvp_rule(cls: type[Function], args: tuple, kwargs: dict, out: Tensor, level
         tangents = [value(t) for t in tangents]
     _mode.levels = outer
     try:
-        t = cls.jvp(ctx, *tangents, **kwargs)
+        t = rule(ctx, *tangents, **kwargs)
     finally:
         _mode.levels = levels
     return _conform_tangent(cls, t, out)
@@ -439,10 +455,8 @@ def _apply_batched(cls: type[Function], args: tuple, kwargs: dict) -> BatchedTen
     if kwdims:  # parameters (where's condition) become physical arrays, without gradient
         kwargs = {k: value(_layout(v, levels)) if k in kwdims else v for k, v in kwargs.items()}
     b = Batch(levels, dims, kwdims)
-    if cls.batch is None:
-        out = _loop(cls, b, physical, kwargs)
-    else:
-        out = cls.batch(b, *physical, **kwargs)
+    rule = _rule(cls, "batch")
+    out = _loop(cls, b, physical, kwargs) if rule is None else rule(b, *physical, **kwargs)
     if not isinstance(out, Tensor) or out.shape[: b.nb] != b.sizes:
         shape = getattr(out, "shape", type(out).__name__)
         raise RuntimeError(

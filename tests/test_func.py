@@ -502,6 +502,25 @@ def test_an_op_without_a_jvp_rule_raises_naming_the_op_and_the_transform():
     np.testing.assert_allclose(F.grad(lambda x: Cube.apply(x).sum())(np.ones(2)).data, [3.0, 3.0])
 
 
+def test_rules_inherited_across_an_overridden_forward_are_not_used():
+    class TwoToThe(al.ops.Exp):  # a new forward: Exp's rules are for another function
+        @staticmethod
+        def forward(ctx, a):
+            return 2.0**a
+
+        @staticmethod
+        def backward(ctx, grad):
+            raise NotImplementedError
+
+    x = normal(3)
+    with pytest.raises(RuntimeError, match="TwoToThe has no JVP rule"):
+        F.jvp(lambda t: TwoToThe.apply(t), (x,), (x,))
+    X = normal(2, 3)
+    with pytest.warns(UserWarning, match="TwoToThe has no batch rule"):
+        out = F.vmap(lambda t: TwoToThe.apply(t))(X)
+    np.testing.assert_allclose(out.data, 2.0**X)  # not e^X, from Exp's batch rule
+
+
 def test_once_differentiable_rules_refuse_forward_over_reverse():
     class OnceCube(Cube):
         backward = staticmethod(al.once_differentiable(Cube.backward))
