@@ -33,12 +33,16 @@ reverse graph as usual), then, for every active jvp level that some input carrie
             return t * ctx.out      # ctx.inputs, ctx.out: the primal values
 
 A tangent is a number like any other, so a rule is written with the same operators and ops as
-a backward rule, and it runs on plain arrays when nothing else needs to see it (no backward
-pass, no graph: forward mode costs about one extra forward). Levels keep perturbations
-apart, as in JAX: the rule of level L runs with only the levels *outside* L active, so it
-ignores L's own tangents (and those of the levels inside L), while the tangents of the outer
-levels flow through it (that is how the tangent of a tangent, a second derivative, arises).
-Each level has its own identity, so two jvps, even nested on the same value, never mix.
+a backward rule, and it runs on plain arrays when nothing else needs to see it: no backward
+pass, no graph, and about one extra forward's worth of numpy work (at tiny sizes the Python
+bookkeeping per op costs more than that). It runs on Tensors when it must be differentiated
+itself (reverse-over-forward) or carry outer tangents. Levels keep perturbations apart, as
+in JAX: the rule of level L runs with only the levels *outside* L active, so it ignores L's
+own tangents (and those of the levels inside L), while the tangents of the outer levels flow
+through it (that is how the tangent of a tangent, a second derivative, arises). Each level
+has its own identity, so two jvps, even nested on the same value, never mix. An op without
+a jvp rule raises, naming itself; a rule inherited from a class whose `forward` the op
+overrides counts as missing (it is another function's).
 
 Forward-over-reverse. Under `jvp(grad(f))` the backward pass must carry tangents too: the
 gradient's rules run on Tensors (create_graph), and every value a rule reads must have its
@@ -52,19 +56,23 @@ first). User code sees the logical shape; ops see the physical arrays. Each prim
 `batch` rule beside its other rules: it receives the physical inputs, lined up so that they
 share the same leading batch axes (`Batch.nb` of them), and computes the op with ordinary ops
 (`Sum` shifts its axes, `MatMul` treats the batch as matmul batch dimensions, elementwise ops
-need nothing but a reshape for broadcasting, ...). So vmap is one call per op over the whole
-batch, never a Python loop; only an op without a batch rule (a user's own Function) falls
-back to a loop over the examples, with a warning; it is correct but slow.
+need nothing but a reshape for broadcasting, ...): JAX's design, a batching rule per
+primitive. So vmap is one call per op over the whole batch, never a Python loop; only an op
+without a batch rule (a user's own Function) falls back to a loop over the examples, with a
+warning: correct, but slow.
 
 Everything below a BatchedTensor is physical: the reverse graph records the physical
 computation and tangents have the physical layout of their primal (a tangent batched where
-its primal is not makes the primal batched too). Two consequences, both exact: gradients
-through vmap are ordinary gradients of the physical computation; and per-example gradients
-(`vmap(grad(loss))`) come from ONE backward pass: `grad` inside vmap makes each input it
-differentiates batched (a broadcast view, one copy per example), and since vmap never mixes
-examples, the gradient of the sum of the per-example losses with respect to these copies is
-the stack of the per-example gradients. A cotangent that is batched where the graph is not
-(`vmap(vjp_fn)`, as `jacrev` does) runs the backward rules themselves on BatchedTensors.
+its primal is not makes the primal batched too: `jacfwd`, a vmap of jvp over a basis of
+tangents, computes the primal for every column in one batched pass, where JAX computes it
+once). So forward mode never meets a BatchedTensor, and two consequences follow, both exact:
+gradients through vmap are ordinary gradients of the physical computation; and per-example
+gradients (`vmap(grad(loss))`) come from ONE backward pass: `grad` inside vmap makes each
+input it differentiates batched (a broadcast view, one copy per example), and since vmap
+never mixes examples, the gradient of the sum of the per-example losses with respect to
+these copies is the stack of the per-example gradients. A cotangent that is batched where
+the graph is not (`vmap(vjp_fn)`, as `jacrev` does) runs the backward rules themselves on
+BatchedTensors.
 
 A BatchedTensor has no single value: `.data`, `np.asarray`, `.item()` and `if t:` raise (as
 JAX's tracers do), and so does using one after its vmap has returned. Comparisons give
