@@ -206,7 +206,7 @@ def array_split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]
 
 def _counts(value: Any, what: str, where: str) -> Any:
     counts = np.asarray(value)
-    if counts.dtype.kind not in "iu" or (counts.size and counts.min() < 0):
+    if counts.size and (counts.dtype.kind not in "iu" or counts.min() < 0):
         raise ValueError(f"{where}: {what} must be non-negative integers, got {value!r}")
     return counts
 
@@ -215,7 +215,7 @@ def _counts(value: Any, what: str, where: str) -> Any:
 def tile(x: Any, reps: int | Sequence[int]) -> Tensor:
     """`x` repeated `reps` times along each axis, as numpy.tile (a broadcast and a reshape)."""
     x = as_tensor(x)
-    reps = tuple(int(r) for r in _counts(reps, "reps", "tile").reshape(-1))
+    reps = tuple(int(r) for r in _counts(reps, "reps", "tile").reshape(-1))  # () is allowed
     ndim = max(len(reps), x.ndim)
     shape = (1,) * (ndim - x.ndim) + x.shape
     reps = (1,) * (ndim - len(reps)) + reps

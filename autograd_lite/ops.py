@@ -284,8 +284,8 @@ class Einsum(Function):
             if not need:
                 grads.append(None)
                 continue
-            spec, extra = _einsum_vjp_spec(terms, output, k, sizes, grad.dtype)
             others = [x for j, x in enumerate(operands) if j != k]
+            spec, extra = _einsum_vjp_spec(terms, output, k, sizes, others, grad.dtype)
             grads.append(
                 Einsum.apply(grad, *others, *extra, subscripts=spec, optimize=ctx.optimize)
             )
@@ -293,15 +293,17 @@ class Einsum(Function):
 
 
 def _einsum_vjp_spec(
-    terms: list[str], output: str, k: int, sizes: dict[str, int], dtype: Any
+    terms: list[str], output: str, k: int, sizes: dict[str, int], others: list, dtype: Any
 ) -> tuple[str, list[np.ndarray]]:
     """The einsum (and its constant extra operands) that gives the gradient of operand `k`.
 
-    It is the forward einsum with operand k's labels and the output's swapped, plus two fixes
-    numpy needs: a label repeated in operand k (a diagonal, "ii") gets a fresh label tied to
-    it by an identity matrix, and a label that only operand k has (summed away, "ij->i")
-    is brought back by a vector of ones (the gradient is the same along it).
+    It is the forward einsum with operand k's labels and the output's swapped, plus two fixes:
+    a label repeated in operand k (a diagonal, "ii") gets a fresh label tied to it by an
+    identity matrix, and a label of operand k that the other operands do not give at its
+    full length (summed away, "ij->i", or broadcast from length 1) gets a vector of ones,
+    along which the gradient is the same.
     """
+    other_terms = [t for j, t in enumerate(terms) if j != k]
     free = iter(sorted(set(string.ascii_letters) - set("".join(terms)) - set(output)))
     target, extra, extra_terms = [], [], []
     for label in terms[k]:
@@ -312,13 +314,15 @@ def _einsum_vjp_spec(
             extra_terms.append(label + fresh)
         else:
             target.append(label)
-    seen = set(output).union(*(t for j, t in enumerate(terms) if j != k), *extra_terms)
+    given = dict.fromkeys(output, True)  # the gradient has the output's full lengths
+    for term, x in zip(other_terms, others):
+        for label, n in zip(term, np.shape(x)):
+            given[label] = given.get(label, False) or n == sizes[label]
     for label in dict.fromkeys(terms[k]):
-        if label not in seen:
+        if not given.get(label) and label + target[terms[k].index(label)] not in extra_terms:
             extra.append(np.ones(sizes[label], dtype=dtype))
             extra_terms.append(label)
-    others = [t for j, t in enumerate(terms) if j != k]
-    return ",".join([output, *others, *extra_terms]) + "->" + "".join(target), extra
+    return ",".join([output, *other_terms, *extra_terms]) + "->" + "".join(target), extra
 
 
 @register(numpy=np.einsum)
@@ -466,8 +470,12 @@ class Prod(Function):
     def backward(ctx, grad):  # d(a_1 ... a_n)/da_i = the product of the other elements
         a, out = ctx.saved_tensors
         grad = grad.reshape(ctx.kept)
-        if (value(a) != 0).all():  # the usual case: the others' product is prod / a_i
-            return grad * (out.reshape(ctx.kept) / a)
+        product = value(out)
+        if type(a) is np.ndarray and (product != 0).all() and np.isfinite(product).all():
+            return grad * (out.reshape(ctx.kept) / a)  # the others' product is prod / a_i
+        # A zero (or a product that underflowed to 0 or overflowed), or a graph to build:
+        # multiply the others out. (prod / a_i differentiated again is prod / (a_i a_j) -
+        # prod / a_i^2 for j = i, which cancels catastrophically for a small a_i.)
         return grad * _product_of_others(a, ctx.axis)
 
 
@@ -506,15 +514,18 @@ class LogSumExp(Function):
         peak = np.where(np.isfinite(peak), peak, 0)  # all -inf, or an inf: nothing to shift
         with np.errstate(divide="ignore"):  # log(0) = -inf for a group of -inf only
             total = np.log(np.exp(a - peak).sum(axis=axis, keepdims=keepdims))
-        out = total + (peak if keepdims else peak.reshape(total.shape))
-        ctx.save_for_backward(a, out)
-        ctx.kept = peak.shape
-        return out
+        ctx.save_for_backward(a)
+        ctx.axis, ctx.peak = axis, peak
+        return total + (peak if keepdims else peak.reshape(total.shape))
 
     @staticmethod
-    def backward(ctx, grad):  # d lse(a)/da_i = exp(a_i - lse(a)), the softmax of a
-        a, out = ctx.saved_tensors
-        return grad.reshape(ctx.kept) * np.exp(a - out.reshape(ctx.kept))
+    def backward(ctx, grad):  # d lse(a)/da_i = exp(a_i - lse(a)) = softmax(a)_i
+        # As exp(a - peak) / sum(exp(a - peak)), not exp(a - lse): lse rounds off the small
+        # terms for large |a| (1e300 + log 2 == 1e300). The constant peak cancels exactly, so
+        # the expression is differentiable again as it stands.
+        (a,) = ctx.saved_tensors
+        shifted = np.exp(a - ctx.peak)
+        return grad.reshape(ctx.peak.shape) * shifted / shifted.sum(axis=ctx.axis, keepdims=True)
 
 
 @register(method=True)
@@ -1063,7 +1074,9 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
     """`x` limited to [a_min, a_max] (numpy.clip); a bound may be None, a number or a Tensor.
 
     The gradient goes to x where a_min <= x <= a_max (at the bounds too, as in PyTorch),
-    otherwise to the bound that gave the value (when it is a Tensor).
+    otherwise to the bound that gave the value (when it is a Tensor): a_min where
+    x < a_min < a_max, a_max elsewhere. So each element's gradient goes to exactly one
+    input, also where a_min == a_max (PyTorch gives it to neither bound there).
     """
     if a_min is None and a_max is None:
         raise ValueError("clip: give a_min, a_max or both (both are None)")
@@ -1126,19 +1139,19 @@ _GELU_C = 0.044715
 
 
 class GELU(Function):
-    """a/2 (1 + tanh(k (a + c a^3))), k = sqrt(2/pi), c = 0.044715 (the tanh form)"""
+    """a/2 (1 + tanh(u)) with u = k (a + c a^3), k = sqrt(2/pi), c = 0.044715 (the tanh form)"""
 
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return 0.5 * a * (1 + np.tanh(_GELU_K * (a + _GELU_C * a**3)))
+        # a/2 (1 + tanh(u)) = a sigmoid(2u): no cancellation in 1 + tanh(u) for a << 0
+        return a * Sigmoid.apply(2 * _GELU_K * (a + _GELU_C * a**3))
 
     @staticmethod
-    def backward(ctx, grad):  # with t = tanh(k (a + c a^3)):
-        # d/da = (1 + t)/2 + a/2 (1 - t^2) k (1 + 3 c a^2)
+    def backward(ctx, grad):  # with s = sigmoid(2u): d/da = s + a s (1 - s) 2k (1 + 3c a^2)
         (a,) = ctx.saved_tensors
-        t = np.tanh(_GELU_K * (a + _GELU_C * a**3))  # recomputed from the input: differentiable
-        return grad * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * _GELU_K * (1 + 3 * _GELU_C * a * a))
+        s = Sigmoid.apply(2 * _GELU_K * (a + _GELU_C * a**3))  # recomputed: differentiable
+        return grad * (s + a * s * (1 - s) * (2 * _GELU_K) * (1 + 3 * _GELU_C * a * a))
 
 
 @register(method=True)
