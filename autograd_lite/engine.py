@@ -400,8 +400,7 @@ def run_backward(
     """
     pending: dict[Any, Any] = {}  # node or leaf -> gradient summed so far
     for out, g in zip(outputs, seeds, strict=True):
-        key = out if out._ctx is None else out._ctx
-        pending[key] = pending[key] + g if key in pending else g
+        _add(pending, out if out._ctx is None else out._ctx, g)
     targets = None if inputs is None else {x if x._ctx is None else x._ctx for x in inputs}
     counts = _dependencies([k for k in pending if isinstance(k, Function)], targets)
     ready = [node for node, n in counts.items() if n == 0]
@@ -428,21 +427,19 @@ def run_backward(
             for edge, g in zip(edges, input_grads):
                 if edge is None:  # a constant
                     continue
-                if edge in counts:  # a node of the walk
-                    if g is not None:
-                        if g.shape != edge._shape or g.dtype is not edge._dtype:
-                            g = _conform(node, g, edge._shape, edge._dtype)
-                        pending[edge] = pending[edge] + g if edge in pending else g
+                if edge in counts:  # a node of the walk: one more of its consumers is done
                     counts[edge] -= 1
                     if counts[edge] == 0:
                         ready.append(edge)
-                elif g is not None and (  # a leaf (or a node that leads to no target)
-                    edge in targets if targets is not None else edge.requires_grad
-                ):
-                    data = edge.data
-                    if g.shape != data.shape or g.dtype is not data.dtype:
-                        g = _conform(node, g, data.shape, data.dtype)
-                    pending[edge] = pending[edge] + g if edge in pending else g
+                    shape, dtype = edge._shape, edge._dtype
+                elif edge in targets if targets is not None else edge.requires_grad:  # a leaf
+                    shape, dtype = edge.data.shape, edge.data.dtype
+                else:  # a constant leaf, or a part of the graph that leads to no input
+                    continue
+                if g is not None:
+                    if g.shape != shape or g.dtype is not dtype:
+                        g = _conform(node, g, shape, dtype)
+                    _add(pending, edge, g)
             if not retain_graph:
                 node.edges = None
                 node._saved = None
@@ -453,6 +450,11 @@ def run_backward(
         return {}
     found.update((k, g) for k, g in pending.items() if k in targets)  # the leaves
     return found
+
+
+def _add(pending: dict, key: Any, g: Any) -> None:
+    """Add gradient `g` into the sum pending for `key` (a node or a leaf)."""
+    pending[key] = pending[key] + g if key in pending else g
 
 
 def _call_rule_on_tensors(node: Function, grad: Tensor) -> Any:

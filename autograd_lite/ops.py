@@ -219,7 +219,7 @@ def _mT(x: Any) -> Any:  # noqa: N802
     return x.swapaxes(-1, -2)
 
 
-register_binary(MatMul, "matmul", np.matmul, operator="matmul")
+matmul = register_binary(MatMul, "matmul", np.matmul, operator="matmul")
 
 
 class Linear(Function):
@@ -691,9 +691,10 @@ class Concatenate(Function):
 
     @staticmethod
     def forward(ctx, *arrays, axis=0):
+        out = np.concatenate(arrays, axis=axis)  # first: it checks the axis and the shapes
         ctx.axis = axis
         ctx.bounds = np.cumsum([a.shape[axis] for a in arrays])[:-1]
-        return np.concatenate(arrays, axis=axis)
+        return out
 
     @staticmethod
     def backward(ctx, grad):  # each input gets its own slice

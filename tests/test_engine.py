@@ -205,12 +205,14 @@ def test_second_order_of_distinct_leaves_sharing_one_array():
 
 def test_second_order_through_a_detached_copy_treats_it_as_constant():
     x = Tensor(np.array([3.0]), requires_grad=True)
-    y = (x * x.detach()).sum()  # dy/dx = x (as a constant): d2y/dx2 = 0
+    y = (x * x.detach()).sum()  # dy/dx = x (as a constant): a gradient with no graph
     (g,) = al.grad(y, x, create_graph=True)
     np.testing.assert_array_equal(g.data, [3.0])
-    if g.requires_grad:
-        (h,) = al.grad(g.sum(), x)
-        np.testing.assert_array_equal(h, [0.0])
+    assert not g.requires_grad
+    y = (x * x * x.detach()).sum()  # dy/dx = 2 x c: d2y/dx2 = 2 c = 6 (not 6 x = 18)
+    (g,) = al.grad(y, x, create_graph=True)
+    (h,) = al.grad(g.sum(), x)
+    np.testing.assert_array_equal(h, [6.0])
 
 
 # --- deep graphs ------------------------------------------------------------------------------
@@ -902,3 +904,56 @@ def test_hessian_vector_product_of_a_small_mlp_against_finite_differences():
     plus, minus = gradient_at(eps), gradient_at(-eps)
     for h, p, m in zip(hvp, plus, minus):
         np.testing.assert_allclose(h, (p - m) / (2 * eps), rtol=1e-6, atol=1e-8)
+
+
+# --- al.grad's memory: it drops each gradient once passed on, like backward() --------------------
+def _chain_of_200_ops() -> tuple[Tensor, Tensor]:
+    x = Tensor(np.random.default_rng(0).standard_normal(100_000), requires_grad=True)  # 0.8 MB
+    y = x
+    for i in range(200):
+        y = y * 1.0001 if i % 2 else y + 0.5
+    return x, y.sum()
+
+
+def _peak_bytes(run: Callable[[], object]) -> int:
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        run()
+        return tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+
+
+def test_al_grad_peak_memory_is_within_twice_that_of_backward():
+    x, loss = _chain_of_200_ops()
+    backward_peak = _peak_bytes(loss.backward)
+    x, loss = _chain_of_200_ops()
+    grad_peak = _peak_bytes(lambda: al.grad(loss, x))
+    # Holding every intermediate gradient (200 x 0.8 MB) would be ~100 times more.
+    assert backward_peak < 5_000_000, backward_peak
+    assert grad_peak < 2 * backward_peak, (grad_peak, backward_peak)
+
+
+def test_al_grad_runs_only_the_rules_on_a_path_to_its_inputs():
+    calls = []
+
+    class Spy(al.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 1.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            calls.append(1)
+            return grad
+
+    x = Tensor(np.ones(3), requires_grad=True)
+    w = Tensor(np.ones(3), requires_grad=True)
+    loss = (x * 2.0).sum() + Spy.apply(w).sum()  # the Spy branch does not lead to x
+    (g,) = al.grad(loss, x)
+    np.testing.assert_array_equal(g, [2.0, 2.0, 2.0])
+    assert calls == []
+    loss = (x * 2.0).sum() + Spy.apply(w).sum()
+    loss.backward()  # backward() fills every leaf, so it runs the Spy rule
+    assert calls == [1]

@@ -185,3 +185,48 @@ def test_float32_inputs_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         al.gradcheck(lambda t: t * 2.0, [Tensor(np.array([1.0]), requires_grad=True)])
+
+
+class CubeWithFrozenSecondOrder(al.Function):
+    """x^3 whose rule is right at first order but wrong at second: it reads x's values."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * 3 * np.asarray(x) ** 2  # np.asarray drops the graph: a constant
+
+
+def test_gradgradcheck_passes_right_rules_and_catches_a_wrong_second_order():
+    x = Tensor(np.array([0.5, -1.5, 2.0]), requires_grad=True)
+    assert al.gradcheck(CubeWithFrozenSecondOrder.apply, x)  # the first order is right
+    assert al.gradgradcheck(lambda t: t**3, x)
+    with pytest.raises(al.GradcheckError):
+        al.gradgradcheck(CubeWithFrozenSecondOrder.apply, x)
+    assert al.gradgradcheck(CubeWithFrozenSecondOrder.apply, x, raise_exception=False) is False
+
+
+def test_gradgradcheck_checks_the_mixed_derivatives_of_linear_ops_too():
+    a, b = (Tensor(np.array(v), requires_grad=True) for v in ([1.0, 2.0], [3.0, -1.0]))
+    assert al.gradgradcheck(lambda s, t: s * t, [a, b])
+    assert al.gradgradcheck(lambda s: s.sum() * 2.0, [a])  # constant gradient: all zero
+
+
+def test_fast_mode_checks_one_projection_and_catches_wrong_gradients():
+    x = Tensor(np.random.default_rng(0).standard_normal((20, 30)), requires_grad=True)
+    w = np.random.default_rng(1).standard_normal((30, 5))
+    assert al.gradcheck(lambda t: (t @ w).tanh(), x, fast_mode=True)
+    with pytest.raises(al.GradcheckError, match="fast_mode.*input 0"):
+        al.gradcheck(BadSquare.apply, x, fast_mode=True)
+    assert al.gradcheck(BadSquare.apply, x, fast_mode=True, raise_exception=False) is False
+    assert al.gradgradcheck(lambda t: (t @ w).tanh(), x, fast_mode=True)
+
+
+def test_a_single_tensor_may_be_passed_instead_of_a_list():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    assert al.gradcheck(Square.apply, x)
+    assert al.gradgradcheck(Square.apply, x)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zipfile
 
 import numpy as np
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import autograd_lite as al
 from autograd_lite.io import load, save
 
 
@@ -442,3 +444,67 @@ def test_refusal_chains_the_cause(good_file):
     with pytest.raises(ValueError) as info:
         load(bad)
     assert isinstance(info.value.__cause__, zipfile.BadZipFile)
+
+
+# ------------------------------------------------------------------------- issue 7 follow-ups
+def test_save_never_touches_the_process_umask(tmp_path, monkeypatch):
+    old = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", lambda *_: pytest.fail("save changed the umask"))
+        save([1], tmp_path / "m.npz")
+    finally:
+        monkeypatch.undo()
+        os.umask(old)
+    assert os.stat(tmp_path / "m.npz").st_mode & 0o777 == 0o640
+
+
+def test_object_arrays_are_refused_as_such_not_as_corruption(tmp_path):
+    members = _file({**GOOD, "tree": {"array": "a0"}})
+    members["a0.npy"] = _npy(np.array([1, "x"], dtype=object), allow_pickle=True)
+    _write_zip(tmp_path / "obj.npz", members)
+    with pytest.raises(ValueError, match="object array") as info:
+        load(tmp_path / "obj.npz")
+    assert "corrupted" not in str(info.value)
+
+
+def test_a_header_claiming_more_than_the_file_holds_is_corruption_without_allocating(tmp_path):
+    members = _file({**GOOD, "tree": {"array": "a0"}})
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(1))
+    header["shape"] = (10**12,)  # 8 TB claimed
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    members["a0.npy"] = buf.getvalue() + np.zeros(1).tobytes()
+    _write_zip(tmp_path / "huge.npz", members)
+    with pytest.raises(ValueError, match="claims shape.*truncated or corrupted"):
+        load(tmp_path / "huge.npz")
+
+
+def test_a_genuine_memory_error_is_not_called_corruption(tmp_path, monkeypatch):
+    save({"w": np.ones(3)}, tmp_path / "m.npz")
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(np.lib.format, "read_array", no_memory)
+    with pytest.raises(MemoryError, match="not enough memory"):
+        load(tmp_path / "m.npz")
+
+
+def test_errors_name_the_path_the_user_gave(tmp_path):
+    with pytest.raises(IsADirectoryError, match=re.escape(repr(str(tmp_path)))):
+        save([1], tmp_path)
+    missing = tmp_path / "missing" / "x.npz"
+    with pytest.raises(FileNotFoundError, match=re.escape(repr(str(missing)))):
+        save([1], missing)
+    assert os.listdir(tmp_path) == []
+
+
+def test_tensors_and_parameters_are_saved_as_their_arrays(tmp_path):
+    from autograd_lite import nn
+
+    w = nn.Parameter(np.arange(3.0))
+    t = al.Tensor(np.ones((2, 2), dtype=np.float32), requires_grad=True)
+    save({"w": w, "t": t}, tmp_path / "m.npz")
+    back = load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(back["w"], w.data)
+    assert back["t"].dtype == np.float32 and isinstance(back["t"], np.ndarray)
