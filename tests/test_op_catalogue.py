@@ -239,6 +239,14 @@ def _t():
     return torch
 
 
+def torch_prod(t, axis, keepdims):
+    """torch.prod reduces one dim at a time: reduce each of numpy's axes in turn."""
+    axes = sorted({a % t.ndim for a in np.atleast_1d(torch_dims(axis, t.ndim))}) if t.ndim else []
+    for a in axes:
+        t = t.prod(dim=a, keepdim=True)
+    return t if keepdims or not axes else t.squeeze(tuple(axes))
+
+
 # name -> Case. A case's strategy draws a tuple of float64 arrays (the inputs to differentiate)
 # and `Param`s (axes, shapes, subscripts...), which every form receives in the same places.
 CASES: dict[str, Case] = {}
@@ -357,7 +365,7 @@ case(
     args=reduction(lambda s: arrays(s, -2.0, 2.0)),
     numpy=lambda t, axis, keep: np.prod(t, axis=axis, keepdims=keep),
     method=lambda t, axis, keep: t.prod(axis, keep),
-    torch=None,  # torch.prod reduces over one dim only: compared in test_ops_edges.py
+    torch=lambda t, axis, keep: torch_prod(t, axis, keep),
 )
 case(
     "logsumexp",
