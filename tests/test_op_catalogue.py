@@ -12,8 +12,10 @@ clip bounds, zeros in prod, zero variance, ...) have their own tests in tests/te
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -576,3 +578,11 @@ def test_against_torch(name, data):
         got = np.zeros(x.shape) if x.grad is None else x.grad
         want = np.zeros(x.shape) if t.grad is None else t.grad.numpy()
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13, err_msg=f"input {i}")
+
+
+def test_the_readme_worked_example_is_the_code_in_ops_py():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Adding an op", 1)[1]
+    (example,) = re.findall(r"```py\n(.*?)```", section.split("\n## ", 1)[0], flags=re.S)
+    assert example in (root / "autograd_lite" / "ops.py").read_text()
