@@ -161,11 +161,10 @@ class Remainder(Function):
     def backward(ctx, grad):  # d(a % b)/da = 1, d(a % b)/db = -floor(a / b)
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        # floor(a / b) is piecewise constant (its own derivative is 0), so it enters as a
-        # constant; floor_divide is the quotient numpy's remainder itself uses.
-        return grad if need_a else None, grad * -np.floor_divide(
-            value(a), value(b)
-        ) if need_b else None
+        # floor(a / b) is piecewise constant (its derivative is 0), so it enters as a
+        # constant; floor_divide is the quotient that numpy's remainder itself uses.
+        quotient = np.floor_divide(value(a), value(b)) if need_b else None
+        return grad if need_a else None, -grad * quotient if need_b else None
 
 
 remainder = register_binary(Remainder, "remainder", np.remainder, operator="mod")
@@ -304,6 +303,10 @@ def _einsum_vjp_spec(
     along which the gradient is the same.
     """
     other_terms = [t for j, t in enumerate(terms) if j != k]
+    given = dict.fromkeys(output, True)  # labels the einsum has at full length: the output's,
+    for term, x in zip(other_terms, others):  # and the other operands' that are not broadcast
+        for label, n in zip(term, np.shape(x)):
+            given[label] = given.get(label, False) or n == sizes[label]
     free = iter(sorted(set(string.ascii_letters) - set("".join(terms)) - set(output)))
     target, extra, extra_terms = [], [], []
     for label in terms[k]:
@@ -312,14 +315,11 @@ def _einsum_vjp_spec(
             target.append(fresh)
             extra.append(np.eye(sizes[label], dtype=dtype))
             extra_terms.append(label + fresh)
+            given[label] = True
         else:
             target.append(label)
-    given = dict.fromkeys(output, True)  # the gradient has the output's full lengths
-    for term, x in zip(other_terms, others):
-        for label, n in zip(term, np.shape(x)):
-            given[label] = given.get(label, False) or n == sizes[label]
     for label in dict.fromkeys(terms[k]):
-        if not given.get(label) and label + target[terms[k].index(label)] not in extra_terms:
+        if not given.get(label):
             extra.append(np.ones(sizes[label], dtype=dtype))
             extra_terms.append(label)
     return ",".join([output, *other_terms, *extra_terms]) + "->" + "".join(target), extra
@@ -501,7 +501,11 @@ def _product_of_others(a: Any, axis: Any) -> Any:
 
 @register(method=True, numpy=np.prod)
 def prod(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-    """Product of the elements over `axis` (all when None); exact gradients also with zeros."""
+    """Product of the elements over `axis` (all when None); exact gradients also with zeros.
+
+    Gradients of gradients (create_graph) multiply out the other n - 1 elements of each
+    group of n for every element: n^2 numbers per group.
+    """
     return Prod.apply(as_tensor(x), axis=axis, keepdims=keepdims)
 
 
@@ -1060,13 +1064,16 @@ class Clip(Function):
         # a < low < high, and high elsewhere (a > high, or low >= high which makes it high).
         a, low, high = (value(v) for v in ctx.saved_tensors)
         to_a = True if low is None else low <= a
-        to_a = to_a if high is None else to_a & (a <= high)
-        to_low = None if low is None else a < low if high is None else (a < low) & (low < high)
+        if high is not None:
+            to_a = to_a & (a <= high)
+        to_low = False
+        if low is not None:
+            to_low = a < low if high is None else (a < low) & (low < high)
         need_a, need_low, need_high = ctx.needs_input_grad
         return (
             grad * to_a if need_a else None,
             grad * to_low if need_low else None,
-            grad * ~(to_a | to_low if to_low is not None else to_a) if need_high else None,
+            grad * ~(to_a | to_low) if need_high else None,
         )
 
 
