@@ -9,6 +9,7 @@ exports them from the registry.
 """
 
 from autograd_lite import creation, functional, ops, registry
+from autograd_lite.anomaly import detect_anomaly, is_anomaly_enabled
 from autograd_lite.engine import (
     Function,
     enable_grad,
@@ -23,7 +24,7 @@ from autograd_lite.tensor import Tensor, as_tensor
 registry.install_methods(Tensor)
 globals().update(registry.PUBLIC)
 
-from autograd_lite import nn, optim  # noqa: E402  (they use the Tensor methods)
+from autograd_lite import nn, optim, viz  # noqa: E402  (they use the Tensor methods)
 from autograd_lite.io import load, save  # noqa: E402
 
 __version__ = "0.1.0"
@@ -34,11 +35,13 @@ __all__ = [
     "Tensor",
     "as_tensor",
     "creation",
+    "detect_anomaly",
     "enable_grad",
     "functional",
     "grad",
     "gradcheck",
     "gradgradcheck",
+    "is_anomaly_enabled",
     "is_grad_enabled",
     "load",
     "nn",
@@ -48,5 +51,6 @@ __all__ = [
     "optim",
     "registry",
     "save",
+    "viz",
 ]
 __all__ += sorted(registry.PUBLIC)  # every op's al.<name>

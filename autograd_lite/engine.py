@@ -32,9 +32,13 @@ import numpy as np
 # --- grad mode ----------------------------------------------------------------------------
 class _Mode(threading.local):
     enabled = True  # each thread starts with grad mode on
+    anomaly = False  # detect_anomaly() (anomaly.py)
 
 
 _mode = _Mode()
+# How many detect_anomaly() blocks are open in all threads: the hot path reads this global
+# first (one cheap check when anomaly mode is off everywhere), then the thread's own flag.
+_anomaly_users = 0
 
 
 def is_grad_enabled() -> bool:
@@ -128,6 +132,9 @@ class Function:
     _as_tensors = False  # True while backward runs on Tensors (create_graph)
     _shape: tuple[int, ...] = ()  # the output's shape and dtype: what its gradient must be
     _dtype: Any = None
+    _hooks: list | None = None  # the output Tensor's gradient hooks (hooks.py)
+    _retained: Any = None  # weak reference to the output Tensor, after its retain_grad()
+    _trace: Any = None  # where the op was created, recorded under detect_anomaly()
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -205,6 +212,8 @@ class Function:
             if ctx._saved and id(out) in map(id, ctx._saved):
                 ctx._saved = tuple(array if s is out else s for s in ctx._saved)
             out = array
+        if _anomaly_users and _mode.anomaly:  # detect_anomaly() (off: one global read)
+            anomaly.check_forward(ctx, arrays, out)
         if True in needs and _mode.enabled:
             ctx.edges = edges
             ctx._shape, ctx._dtype = out.shape, out.dtype
@@ -405,6 +414,8 @@ def run_backward(
     counts = _dependencies([k for k in pending if isinstance(k, Function)], targets)
     ready = [node for node, n in counts.items() if n == 0]
     found = {}  # target node -> its gradient, kept once complete
+    checked = _anomaly_users and _mode.anomaly  # detect_anomaly(): check what each rule returns
+    slow = create_graph or checked
     previous_mode, _mode.enabled = _mode.enabled, create_graph
     try:
         while ready:
@@ -414,10 +425,12 @@ def run_backward(
             if grad is None:  # no gradient reached this node: nothing flows on
                 input_grads = (None,) * len(edges)
             else:
+                if node._hooks is not None:  # hooks on the node's output Tensor (hooks.py)
+                    grad = hooks.run_node_hooks(node, grad)
                 if targets is not None and node in targets:
                     found[node] = grad
-                if create_graph:
-                    input_grads = _call_rule_on_tensors(node, grad)
+                if slow:
+                    input_grads = _call_rule(node, grad, create_graph, checked)
                 else:
                     input_grads = node.backward(node, grad)
                 if type(input_grads) is not tuple:  # a rule may return one gradient bare
@@ -443,6 +456,8 @@ def run_backward(
             if not retain_graph:
                 node.edges = None
                 node._saved = None
+        if hooks.LEAF_HOOKS:  # hooks on leaf Tensors (off: one check of an empty dict)
+            hooks.run_leaf_hooks(pending)
     finally:
         _mode.enabled = previous_mode
     if targets is None:
@@ -455,6 +470,19 @@ def run_backward(
 def _add(pending: dict, key: Any, g: Any) -> None:
     """Add gradient `g` into the sum pending for `key` (a node or a leaf)."""
     pending[key] = pending[key] + g if key in pending else g
+
+
+def _call_rule(node: Function, grad: Any, create_graph: bool, checked: bool) -> Any:
+    """Run a node's rule on Tensors (create_graph) and/or under detect_anomaly's checks."""
+    try:
+        grads = _call_rule_on_tensors(node, grad) if create_graph else node.backward(node, grad)
+    except Exception as e:
+        if checked:
+            anomaly.note_origin(e, node)
+        raise
+    if checked:
+        anomaly.check_backward(node, grad, grads)
+    return grads
 
 
 def _call_rule_on_tensors(node: Function, grad: Tensor) -> Any:
@@ -486,8 +514,11 @@ def _accumulate(grads: dict[Any, Any]) -> None:
     """
     handed_out: set[int] = set()
     for x, g in grads.items():
-        if type(g) is not np.ndarray:  # a 0-d result may be a numpy scalar
-            g = np.asarray(g, dtype=x.data.dtype)
+        if type(g) is not np.ndarray:
+            if isinstance(g, Tensor):  # create_graph=True: .grad keeps its graph, as in PyTorch
+                x.grad = g if x.grad is None else x.grad + g
+                continue
+            g = np.asarray(g, dtype=x.data.dtype)  # a 0-d result may be a numpy scalar
         if x.grad is not None:
             x.grad = x.grad + g
             continue
@@ -506,26 +537,55 @@ def _as_grad_array(grad: Any, out: Tensor, what: str) -> np.ndarray:
     return grad
 
 
-def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
+def backward(
+    tensor: Tensor,
+    gradient: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Tensor | Sequence[Tensor] | None = None,
+) -> None:
     """Implementation of `Tensor.backward` (see there)."""
     if not tensor.requires_grad:
         raise RuntimeError(
             "backward: this tensor does not require grad and has no graph "
             "(did you create its inputs with requires_grad=True, outside no_grad()?)"
         )
-    if grad is None:
+    if gradient is None:
         data = tensor.data
         if data.size != 1:
             raise ValueError(
-                f"backward: grad must be given for a non-scalar output of shape {data.shape} "
+                f"backward: gradient must be given for a non-scalar output of shape {data.shape} "
                 "(for example out.backward(np.ones_like(out.data)), or reduce it with .sum())"
             )
-        grad = np.array(1.0, dtype=data.dtype)
+        gradient = np.array(1.0, dtype=data.dtype)
         if data.ndim:
-            grad = grad.reshape(data.shape)  # (1, 1, ...)
-    else:
-        grad = _as_grad_array(grad, tensor, "backward")
-    run_backward([tensor], [grad], retain_graph, create_graph=False)
+            gradient = gradient.reshape(data.shape)  # (1, 1, ...)
+    elif not (create_graph and isinstance(gradient, Tensor)):
+        gradient = _as_grad_array(gradient, tensor, "backward")
+    if create_graph and not isinstance(gradient, Tensor):
+        gradient = _tensor(gradient)
+    retain = create_graph if retain_graph is None else retain_graph
+    if inputs is None:
+        run_backward([tensor], [gradient], retain, create_graph)
+        return
+    inputs = _backward_inputs(inputs)
+    found = run_backward([tensor], [gradient], retain, create_graph, inputs=inputs)
+    # Only the inputs get a gradient, a non-leaf one too (PyTorch retains it for them).
+    grads = {x: found.get(x if x._ctx is None else x._ctx) for x in inputs}
+    _accumulate({x: g for x, g in grads.items() if g is not None})
+
+
+def _backward_inputs(inputs: Any) -> list[Tensor]:
+    """`backward(inputs=...)` checked: Tensors that require grad, each once."""
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise ValueError("backward: inputs must not be empty (pass None for every leaf)")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"backward: inputs[{i}] is a {type(x).__name__}, not a Tensor")
+        if not x.requires_grad:
+            raise ValueError(f"backward: inputs[{i}] (shape {x.shape}) does not require grad")
+    return list(dict.fromkeys(inputs))
 
 
 def grad(
@@ -593,5 +653,7 @@ def _seeds(outputs: list[Tensor], grad_outputs: Any, create_graph: bool) -> list
     return seeds
 
 
-# Imported last because tensor.py imports this module (Tensor.backward calls backward).
+# Imported last because they import this module (Tensor.backward calls backward; the hooks
+# and anomaly modules build on Function).
+from autograd_lite import anomaly, hooks  # noqa: E402
 from autograd_lite.tensor import Tensor, _tensor  # noqa: E402

@@ -7,6 +7,7 @@ attached to the class when the package is imported, so an op is declared in one 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -113,14 +114,37 @@ class Tensor:
 
     __hash__ = object.__hash__  # comparisons return arrays, so hash by identity
 
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
+    ) -> None:
         """Compute d(self)/d(leaf) for every leaf that requires grad, adding it into `.grad`.
 
         Gradients ACCUMULATE (as in PyTorch): call `zero_grad()` or set `.grad = None`
-        between steps. A non-scalar tensor needs `grad`, the gradient of some scalar with
-        respect to it. The graph is freed afterwards unless `retain_graph=True`.
+        between steps. A non-scalar tensor needs `gradient`, the gradient of some scalar with
+        respect to it. The graph is freed afterwards unless `retain_graph=True` (which
+        defaults to `create_graph`). With `create_graph=True` the gradients stored in `.grad`
+        are Tensors with a graph of their own, so they can be differentiated again. With
+        `inputs` (Tensors), only they get a gradient, added into their `.grad` (a non-leaf
+        input's too), and only the part of the graph that leads to them is walked.
         """
-        engine.backward(self, grad, retain_graph)
+        engine.backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def register_hook(self, fn: Callable[[Any], Any]) -> hooks.RemovableHandle:
+        """Call `fn(grad)` with this tensor's gradient in every backward pass.
+
+        `fn` sees the complete gradient (an array shaped like the tensor; a Tensor with
+        `create_graph=True`) and may return a replacement, which is what flows on and what
+        `.grad` receives. Returns a handle: `handle.remove()` unregisters `fn`.
+        """
+        return hooks.register_hook(self, fn)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in `.grad` after backward (leaves always do)."""
+        hooks.retain_grad(self)
 
     # Comparisons give plain boolean arrays: they have no gradient.
     def __lt__(self, other: Any) -> np.ndarray:
@@ -181,6 +205,6 @@ def as_tensor(x: Any) -> Tensor:
 
 
 # Imported last: ops and engine build on the Tensor class defined above.
-from autograd_lite import engine, registry  # noqa: E402
+from autograd_lite import engine, hooks, registry  # noqa: E402
 
 _NUMPY = registry.NUMPY

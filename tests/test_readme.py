@@ -8,8 +8,11 @@ import numpy as np
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
+EXAMPLES = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
 def test_the_readme_example_runs_and_gives_gradients_shaped_like_the_parameters():
-    (example,) = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    example = EXAMPLES[0]
     namespace: dict = {}
     exec(compile(example, "README.md", "exec"), namespace)
     W, b = namespace["W"], namespace["b"]
@@ -25,3 +28,23 @@ def test_the_readme_names_the_two_commands_that_ci_runs():
         assert command.startswith("python -m pip install "), command
     assert "python -m models reproduce" in README.split("<!-- run-command -->")[1][:200]
     assert "python -m pytest" in README.split("<!-- test-command -->")[1][:200]
+
+
+def test_the_readme_hooks_and_anomaly_example_prints_what_it_says(capsys):
+    (example,) = [e for e in EXAMPLES if "detect_anomaly" in e]
+    namespace: dict = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    out = capsys.readouterr().out
+    assert out.startswith("[ 2.  8. 18.] [4. 5. 5.] [array([ 2.,  8., 18.])]\n")
+    assert 'label="h = Mul' in out and "digraph autograd_lite" in out
+    assert "detect_anomaly: Sqrt.backward produced NaN" in out
+    assert len(namespace["seen"]) == 1
+
+
+def test_the_readme_graph_picture_and_its_command_exist():
+    after = README.split("<!-- graph-command -->", 1)[1].lstrip()
+    command = after.split("\n")[1]
+    assert "draw_moon_graph('docs/moon_graph.svg')" in command
+    assert "![The moon network's graph](docs/moon_graph.svg)" in README
+    svg = (Path(__file__).resolve().parents[1] / "docs" / "moon_graph.svg").read_text()
+    assert "loss = SoftmaxCrossEntropy" in svg and "fc1.weight" in svg
