@@ -8,7 +8,7 @@ Every op (`al.exp`, `al.matmul`, `al.softmax_cross_entropy`, ...) is declared on
 exports them from the registry.
 """
 
-from autograd_lite import functional, ops, registry
+from autograd_lite import creation, functional, ops, registry
 from autograd_lite.anomaly import detect_anomaly, is_anomaly_enabled
 from autograd_lite.engine import (
     Function,
@@ -34,6 +34,7 @@ __all__ = [
     "GradcheckError",
     "Tensor",
     "as_tensor",
+    "creation",
     "detect_anomaly",
     "enable_grad",
     "func",

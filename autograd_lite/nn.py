@@ -15,18 +15,24 @@ extra, which matters because they run on every training step.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from autograd_lite import ops
-from autograd_lite.tensor import Tensor
+from autograd_lite.tensor import Tensor, as_tensor
 
 __all__ = [
     "MLP",
+    "CrossEntropyLoss",
+    "Dropout",
+    "IncompatibleKeys",
     "Linear",
+    "MSELoss",
     "Module",
+    "ModuleDict",
+    "ModuleList",
     "Parameter",
     "ReLU",
     "Sequential",
@@ -56,6 +62,21 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+class IncompatibleKeys(NamedTuple):
+    """What `Module.load_state_dict` returns: the keys it did not find, and those it ignored."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"  # as PyTorch prints it
+        return (
+            f"IncompatibleKeys(missing_keys={self.missing_keys!r}, "
+            f"unexpected_keys={self.unexpected_keys!r})"
+        )
 
 
 class Module:
@@ -192,12 +213,14 @@ class Module:
         """A copy of every parameter's array, keyed by dotted name (`named_parameters` order)."""
         return {name: param.data.copy() for name, param in self.named_parameters()}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy `state`'s arrays into the parameters, in place (optimizers keep working).
 
-        Every key, shape and dtype is checked first. If any key is missing or unexpected, or
-        any array's shape or dtype differs from its parameter's, a ValueError lists them all
-        and no parameter is changed.
+        Every key, shape and dtype is checked first. If any array's shape or dtype differs
+        from its parameter's, or (with `strict=True`) any key is missing or unexpected, a
+        ValueError lists them all and no parameter is changed. With `strict=False` the
+        parameters that `state` has are loaded and the others left as they are. Returns the
+        missing and unexpected keys (as PyTorch's `load_state_dict` does).
         """
         if not isinstance(state, Mapping):
             raise TypeError(
@@ -231,9 +254,9 @@ class Module:
             if not param.data.flags.writeable:
                 problems.append(f"parameter {name!r} is read-only in the model")
             arrays[name] = array
-        if missing:
+        if missing and strict:
             problems.insert(0, f"missing keys: {', '.join(map(repr, missing))}")
-        if unexpected:
+        if unexpected and strict:
             problems.insert(
                 1 if missing else 0, f"unexpected keys: {', '.join(map(repr, unexpected))}"
             )
@@ -244,6 +267,7 @@ class Module:
             )
         for name, array in arrays.items():
             np.copyto(own[name].data, array)
+        return IncompatibleKeys(missing, unexpected)
 
     # --- modes ----------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
@@ -304,9 +328,12 @@ class Linear(Module):
     """Affine layer `y = x @ weight + bias`; weight is (in_features, out_features).
 
     `init` chooses the starting values, each drawn with `rng.standard_normal`:
-    "normal" (the tutorial's): weight and bias standard normal, weight drawn first;
-    "he": weight * sqrt(2 / in_features), bias zeros;
-    "xavier": weight * sqrt(2 / (in_features + out_features)), bias zeros.
+    "he" (the default): weight * sqrt(2 / in_features), bias zeros, so that the outputs keep
+    the scale of the inputs whatever the width (for ReLU networks);
+    "xavier": weight * sqrt(2 / (in_features + out_features)), bias zeros;
+    "normal" (the tutorial's, asked for by name): weight and bias standard normal, weight
+    drawn first. Its scale does not shrink with the width: a 6-layer, 100-wide MLP starts
+    with logits near 1e5.
     `rng` is a numpy Generator (its state advances), an int seed, or None (fresh entropy).
     Draws are made in float64 and then cast to `dtype`.
     """
@@ -316,7 +343,7 @@ class Linear(Module):
         in_features: int,
         out_features: int,
         bias: bool = True,
-        init: str = "normal",
+        init: str = "he",
         rng: np.random.Generator | int | None = None,
         dtype: Any = np.float64,
     ) -> None:
@@ -427,14 +454,14 @@ class MLP(Sequential):
 
     `sizes` = [inputs, hidden..., outputs], at least two entries. All layers draw from one
     generator built from `rng`, layer by layer (weight, then bias), so a seed fixes the
-    whole network.
+    whole network. `init` as for `Linear` ("he" by default).
     """
 
     def __init__(
         self,
         sizes: list[int] | tuple[int, ...],
         activation: str = "relu",
-        init: str = "normal",
+        init: str = "he",
         rng: np.random.Generator | int | None = None,
         bias: bool = True,
         dtype: Any = np.float64,
@@ -458,3 +485,235 @@ class MLP(Sequential):
             layers.append(Linear(n_in, n_out, bias=bias, init=init, rng=gen, dtype=dtype))
         super().__init__(*layers)
         self.sizes = tuple(sizes)
+
+
+# --- containers, dropout and losses ---------------------------------------------------------
+class ModuleList(Module):
+    """Modules in a list, registered as children "0", "1", ... (like torch.nn.ModuleList).
+
+    It holds modules for a parent's `forward` to call; it has no `forward` of its own.
+    Supports `len()`, iteration, indexing (a slice gives a new ModuleList of the same
+    modules), assignment and deletion by index, `append`, `extend` and `insert`.
+    """
+
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
+        super().__init__()
+        self.extend(modules)
+
+    def _renumber(self, modules: list[Module]) -> None:
+        for i, module in enumerate(modules):
+            _check_module(module, f"{type(self).__name__}: item {i}")
+        self._modules.clear()
+        self._modules.update((str(i), module) for i, module in enumerate(modules))
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules.values()))
+
+    def __getitem__(self, index: int | slice) -> Any:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(modules[index])
+        return modules[self._index(index)]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        modules = list(self._modules.values())
+        modules[self._index(index)] = module
+        self._renumber(modules)
+
+    def __delitem__(self, index: int | slice) -> None:
+        modules = list(self._modules.values())
+        del modules[index if isinstance(index, slice) else self._index(index)]
+        self._renumber(modules)
+
+    def _index(self, index: Any) -> int:
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise TypeError(f"{type(self).__name__}: indices must be ints or slices, got {index!r}")
+        if not -len(self) <= index < len(self):
+            raise IndexError(
+                f"{type(self).__name__}: index {index} out of range for {len(self)} modules"
+            )
+        return int(index) % len(self)
+
+    def append(self, module: Module) -> ModuleList:
+        """Add `module` at the end; returns self."""
+        self._renumber([*self._modules.values(), module])
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Add `modules` at the end, in order; returns self."""
+        if isinstance(modules, Module) or not isinstance(modules, Iterable):
+            raise TypeError(
+                f"{type(self).__name__}: expected an iterable of Modules, got "
+                f"{type(modules).__name__}"
+            )
+        self._renumber([*self._modules.values(), *modules])
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Put `module` before position `index` (as list.insert)."""
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._renumber(modules)
+
+
+class ModuleDict(Module):
+    """Modules by name, registered as children under their keys (like torch.nn.ModuleDict).
+
+    A dict that keeps insertion order: `d[key]`, `d[key] = module`, `del d[key]`, `in`,
+    `len()`, iteration over the keys, `keys()`, `values()`, `items()`, `update()`, `pop()`.
+    Keys are non-empty strings without '.'; modules are reached by key, not as attributes.
+    """
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] = ()) -> None:
+        super().__init__()
+        self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        try:
+            return self._modules[key]
+        except KeyError:
+            raise KeyError(f"{type(self).__name__}: no module named {key!r}") from None
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        _check_name(key)
+        _check_module(module, f"{type(self).__name__}[{key!r}]")
+        self._modules[key] = module
+
+    def __delitem__(self, key: str) -> None:
+        self[key]  # noqa: B018  (raises the KeyError that names the key)
+        del self._modules[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._modules))
+
+    def keys(self) -> list[str]:
+        """The keys, in insertion order."""
+        return list(self._modules)
+
+    def values(self) -> list[Module]:
+        """The modules, in insertion order."""
+        return list(self._modules.values())
+
+    def items(self) -> list[tuple[str, Module]]:
+        """(key, module) pairs, in insertion order."""
+        return list(self._modules.items())
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add or replace modules from a mapping or from (key, module) pairs."""
+        pairs = modules.items() if isinstance(modules, Mapping) else modules
+        for pair in pairs:
+            if not (isinstance(pair, tuple | list) and len(pair) == 2):
+                raise TypeError(
+                    f"{type(self).__name__}.update: expected a mapping or (key, module) pairs, "
+                    f"got {pair!r}"
+                )
+            self[pair[0]] = pair[1]
+
+    def pop(self, key: str) -> Module:
+        """Remove the module under `key` and return it."""
+        module = self[key]
+        del self._modules[key]
+        return module
+
+
+def _check_module(module: Any, what: str) -> None:
+    if not isinstance(module, Module):
+        raise TypeError(f"{what} must be a Module, got {type(module).__name__}")
+
+
+class Dropout(Module):
+    """In training mode, zero each element with probability `p` and scale the rest by 1/(1-p).
+
+    In eval mode (`module.eval()`) it returns its input unchanged. The masks are drawn from
+    a numpy Generator of its own, built from `rng` (a Generator, whose state advances, an int
+    seed, or None for fresh entropy), never from numpy's global state: the same seed gives
+    the same masks. Each mask is drawn in float64, whatever the input's dtype.
+    """
+
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, int | float | np.floating | np.integer):
+            raise TypeError(f"Dropout: p must be a number in [0, 1], got {p!r}")
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p = float(p)
+        self.rng = _as_generator(rng, "Dropout")
+
+    def forward(self, x: Any) -> Tensor:
+        x = as_tensor(x)
+        if not self.training or self.p == 0:
+            return x
+        if self.p == 1:
+            return x * np.zeros((), dtype=x.dtype)  # nothing kept (and no division by 0)
+        keep = self.rng.random(x.shape) >= self.p
+        return x * (keep * (1 / (1 - self.p))).astype(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: Any, where: str) -> str:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{where}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return reduction
+
+
+class CrossEntropyLoss(Module):
+    """Cross-entropy of softmax(logits) against class indices or probability rows.
+
+    `loss(logits, targets)` with logits (N, C) and targets (N,) class indices or (N, C)
+    probabilities, as `al.softmax_cross_entropy` (one fused, stable op) and as
+    torch.nn.CrossEntropyLoss. reduction: "mean" (over N), "sum" or "none".
+    """
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = _check_reduction(reduction, "CrossEntropyLoss")
+
+    def forward(self, logits: Any, targets: Any) -> Tensor:
+        return ops.softmax_cross_entropy(logits, targets, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class MSELoss(Module):
+    """Mean squared error: mean((input - target)^2) ("sum", or "none" for the squares).
+
+    `input` and `target` must have the same shape: numpy would broadcast (N, 1) against
+    (N,) into (N, N) and compare every prediction with every target without a word.
+    """
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = _check_reduction(reduction, "MSELoss")
+
+    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002  (PyTorch's names)
+        input = as_tensor(input)
+        shape = np.shape(target.data if isinstance(target, Tensor) else target)
+        if input.shape != shape:
+            raise ValueError(
+                f"MSELoss: input has shape {input.shape} but target has shape {shape}; "
+                "reshape one to match (e.g. target.reshape(-1, 1)), broadcasting them "
+                "would compare the wrong elements"
+            )
+        difference = input - target
+        squares = difference * difference
+        if self.reduction == "none":
+            return squares
+        return squares.sum() if self.reduction == "sum" else squares.mean()
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"

@@ -30,7 +30,10 @@ Two more rules per op serve the transforms of `al.func` (see func.py):
 
 from __future__ import annotations
 
+import builtins
 import functools
+import math
+import string
 from typing import Any
 
 import numpy as np
@@ -223,6 +226,27 @@ def negative(x: Any) -> Tensor:
     return Neg.apply(as_tensor(x))
 
 
+class Remainder(Function):
+    """a % b as numpy (and Python) define it: a - b * floor(a / b), with the sign of b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):  # d(a % b)/da = 1, d(a % b)/db = -floor(a / b)
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        # floor(a / b) is piecewise constant (its derivative is 0), so it enters as a
+        # constant; floor_divide is the quotient that numpy's remainder itself uses.
+        quotient = np.floor_divide(value(a), value(b)) if need_b else None
+        return grad if need_a else None, -grad * quotient if need_b else None
+
+
+remainder = register_binary(Remainder, "remainder", np.remainder, operator="mod")
+
+
 # --- matrix products ----------------------------------------------------------------------
 class MatMul(Function):
     """numpy.matmul: 1-D, 2-D and batched N-D with broadcast batch dimensions."""
@@ -358,6 +382,128 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     return Linear.apply(x, weight, bias)
 
 
+class Einsum(Function):
+    """numpy.einsum with explicit subscripts ("ij,jk->ik"; see `einsum` for the other forms)."""
+
+    @staticmethod
+    def forward(ctx, *operands, subscripts, optimize=False):
+        ctx.save_for_backward(*operands)
+        ctx.subscripts, ctx.optimize = subscripts, optimize
+        return np.einsum(subscripts, *operands, optimize=optimize)
+
+    @staticmethod
+    def backward(ctx, grad):  # d/dX_k: grad contracted with every other operand, onto X_k's labels
+        operands = ctx.saved_tensors
+        terms, output = ctx.subscripts.split("->")
+        terms = terms.split(",")
+        sizes = {}  # label -> its (broadcast) length
+        for term, x in zip(terms, operands):
+            for label, n in zip(term, np.shape(x)):
+                sizes[label] = builtins.max(sizes.get(label, 1), n)
+        grads = []
+        for k, need in enumerate(ctx.needs_input_grad):
+            if not need:
+                grads.append(None)
+                continue
+            others = [x for j, x in enumerate(operands) if j != k]
+            spec, extra = _einsum_vjp_spec(terms, output, k, sizes, others, grad.dtype)
+            grads.append(
+                Einsum.apply(grad, *others, *extra, subscripts=spec, optimize=ctx.optimize)
+            )
+        return tuple(grads)
+
+
+def _einsum_vjp_spec(
+    terms: list[str], output: str, k: int, sizes: dict[str, int], others: list, dtype: Any
+) -> tuple[str, list[np.ndarray]]:
+    """The einsum (and its constant extra operands) that gives the gradient of operand `k`.
+
+    It is the forward einsum with operand k's labels and the output's swapped, plus two fixes:
+    a label repeated in operand k (a diagonal, "ii") gets a fresh label tied to it by an
+    identity matrix, and a label of operand k that the other operands do not give at its
+    full length (summed away, "ij->i", or broadcast from length 1) gets a vector of ones,
+    along which the gradient is the same.
+    """
+    other_terms = [t for j, t in enumerate(terms) if j != k]
+    given = dict.fromkeys(output, True)  # labels the einsum has at full length: the output's,
+    for term, x in zip(other_terms, others):  # and the other operands' that are not broadcast
+        for label, n in zip(term, np.shape(x)):
+            given[label] = given.get(label, False) or n == sizes[label]
+    free = iter(sorted(set(string.ascii_letters) - set("".join(terms)) - set(output)))
+    target, extra, extra_terms = [], [], []
+    for label in terms[k]:
+        if label in target:  # a repeated label: the gradient lives on the diagonal
+            fresh = next(free)
+            target.append(fresh)
+            extra.append(np.eye(sizes[label], dtype=dtype))
+            extra_terms.append(label + fresh)
+            given[label] = True
+        else:
+            target.append(label)
+    for label in dict.fromkeys(terms[k]):
+        if not given.get(label):
+            extra.append(np.ones(sizes[label], dtype=dtype))
+            extra_terms.append(label)
+    return ",".join([output, *other_terms, *extra_terms]) + "->" + "".join(target), extra
+
+
+@register(numpy=np.einsum)
+def einsum(subscripts: str, *operands: Any, optimize: bool | str = False) -> Tensor:
+    """numpy.einsum: `al.einsum("ij,jk->ik", a, b)`, also implicit ("ij,jk") and with "...".
+
+    Labels may repeat within an operand (traces, diagonals) and size-1 axes broadcast, as in
+    numpy. The interleaved form einsum(a, [0, 1], b, [1, 2]) is not supported.
+    """
+    if not isinstance(subscripts, str):
+        raise TypeError(
+            "einsum: the first argument must be the subscripts string, e.g. "
+            "al.einsum('ij,jk->ik', a, b) (the interleaved operand/sublist form is not supported)"
+        )
+    if not any(isinstance(x, Tensor) for x in operands) and operands:
+        operands = (as_tensor(operands[0]), *operands[1:])
+    shapes = [np.shape(value(x)) for x in operands]
+    spec = _explicit_subscripts(subscripts, shapes)
+    return Einsum.apply(*operands, subscripts=spec, optimize=optimize)
+
+
+def _explicit_subscripts(subscripts: str, shapes: list[tuple[int, ...]]) -> str:
+    """`subscripts` with an explicit output ("->") and every "..." spelled out as letters."""
+    spec = subscripts.replace(" ", "")
+    inputs, arrow, output = spec.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(
+            f"einsum: {subscripts!r} has {len(terms)} operand term(s) but {len(shapes)} "
+            "operand(s) were given"
+        )
+    for part in (*terms, output):
+        bad = set(part.replace("...", "")) - set(string.ascii_letters)
+        if bad or part.count("...") > 1:
+            raise ValueError(f"einsum: invalid subscripts {subscripts!r}")
+    free = sorted(set(string.ascii_letters) - set(spec))
+    spelled = [len(s) - len(t.replace("...", "")) for t, s in zip(terms, shapes) if "..." in t]
+    width = builtins.max(spelled, default=0)  # (max is the op here)
+    if width > len(free):
+        raise ValueError(f"einsum: too many dimensions under '...' in {subscripts!r}")
+    broadcast = "".join(free[:width])  # the letters "..." stands for, right-aligned
+    for i, (term, shape) in enumerate(zip(terms, shapes)):
+        if "..." in term:
+            n = len(shape) - len(term.replace("...", ""))
+            if n < 0:
+                raise ValueError(
+                    f"einsum: operand {i} has {len(shape)} dimensions, fewer than the "
+                    f"subscripts {term!r} name"
+                )
+            terms[i] = term.replace("...", broadcast[width - n :])
+    if not arrow:  # implicit output: "..." first, then the labels used once, in order
+        labels = "".join(terms)
+        once = sorted(c for c in set(labels) - set(broadcast) if labels.count(c) == 1)
+        output = broadcast + "".join(once)
+    else:
+        output = output.replace("...", broadcast)
+    return ",".join(terms) + "->" + output
+
+
 # --- reductions ----------------------------------------------------------------------
 def _kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
     """`shape` after a reduction over `axis` with keepdims=True."""
@@ -430,6 +576,128 @@ class Max(Function):
 def max(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Maximum over `axis` (all when None); tied elements share the gradient equally."""
     return Max.apply(as_tensor(x), axis=axis, keepdims=keepdims)
+
+
+class Min(Max):
+    """Minimum over `axis`; tied elements share the gradient equally (Max's rule)."""
+
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        if a.size == 0:
+            raise ValueError("min: the tensor is empty")
+        out = a.min(axis=axis, keepdims=keepdims)
+        ctx.save_for_backward(a, out)
+        ctx.axis, ctx.kept = axis, _kept_shape(a.shape, axis)
+        return out
+
+
+@register(method=True, numpy=(np.min, np.amin))
+def min(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Minimum over `axis` (all when None); tied elements share the gradient equally."""
+    return Min.apply(as_tensor(x), axis=axis, keepdims=keepdims)
+
+
+class Prod(Function):
+    """Product over `axis` (numpy semantics)."""
+
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        out = a.prod(axis=axis, keepdims=keepdims)
+        ctx.save_for_backward(a, out)
+        ctx.axis, ctx.kept = axis, _kept_shape(a.shape, axis)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):  # d(a_1 ... a_n)/da_i = the product of the other elements
+        a, out = ctx.saved_tensors
+        grad = grad.reshape(ctx.kept)
+        product = value(out)
+        if type(a) is np.ndarray and (product != 0).all() and np.isfinite(product).all():
+            return grad * (out.reshape(ctx.kept) / a)  # the others' product is prod / a_i
+        # A zero (or a product that underflowed to 0 or overflowed), or a graph to build:
+        # multiply the others out. (prod / a_i differentiated again is prod / (a_i a_j) -
+        # prod / a_i^2 for j = i, which cancels catastrophically for a small a_i.)
+        return grad * _product_of_others(a, ctx.axis)
+
+
+def _product_of_others(a: Any, axis: Any) -> Any:
+    """For each element, the product of the other elements of its group, exact with zeros.
+
+    Each group of n elements is laid out n times with the element itself replaced by 1, and
+    multiplied out: n^2 numbers per group, but built from ops, so that it can be
+    differentiated again (a second derivative of a product through a zero is not zero).
+    """
+    ndim = a.ndim
+    if axis is None or ndim == 0:
+        axes = tuple(range(ndim))
+    else:
+        axes = tuple(ax % ndim for ax in (axis if isinstance(axis, tuple) else (axis,)))
+    order = [ax for ax in range(ndim) if ax not in axes] + list(axes)
+    moved = a.transpose(tuple(order))
+    n = int(np.prod([a.shape[ax] for ax in axes]))
+    rows = moved.reshape(moved.shape[: ndim - len(axes)] + (n,))
+    others = np.where(np.eye(n, dtype=bool), 1, rows[..., None, :]).prod(axis=-1)
+    return others.reshape(moved.shape).transpose(tuple(np.argsort(order)))
+
+
+@register(method=True, numpy=np.prod)
+def prod(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+    """Product of the elements over `axis` (all when None); exact gradients also with zeros.
+
+    Gradients of gradients (create_graph) multiply out the other n - 1 elements of each
+    group of n for every element: n^2 numbers per group.
+    """
+    return Prod.apply(as_tensor(x), axis=axis, keepdims=keepdims)
+
+
+class LogSumExp(Function):
+    """log(sum(exp(a))) over `axis`, computed with the maximum taken out (no overflow)."""
+
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        peak = a.max(axis=axis, keepdims=True)
+        peak = np.where(np.isfinite(peak), peak, 0)  # all -inf, or an inf: nothing to shift
+        with np.errstate(divide="ignore"):  # log(0) = -inf for a group of -inf only
+            total = np.log(np.exp(a - peak).sum(axis=axis, keepdims=keepdims))
+        ctx.save_for_backward(a)
+        ctx.axis, ctx.peak = axis, peak
+        return total + (peak if keepdims else peak.reshape(total.shape))
+
+    @staticmethod
+    def backward(ctx, grad):  # d lse(a)/da_i = exp(a_i - lse(a)) = softmax(a)_i
+        # As exp(a - peak) / sum(exp(a - peak)), not exp(a - lse): lse rounds off the small
+        # terms for large |a| (1e300 + log 2 == 1e300). The constant peak cancels exactly, so
+        # the expression is differentiable again as it stands.
+        (a,) = ctx.saved_tensors
+        shifted = np.exp(a - ctx.peak)
+        return grad.reshape(ctx.peak.shape) * shifted / shifted.sum(axis=ctx.axis, keepdims=True)
+
+
+@register(method=True)
+def logsumexp(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) over `axis` (all when None), stable for large |x|; gradient softmax(x)."""
+    return LogSumExp.apply(as_tensor(x), axis=axis, keepdims=keepdims)
+
+
+class Cumsum(Function):
+    """Running sum along `axis` (of the flattened array when None), as numpy.cumsum."""
+
+    @staticmethod
+    def forward(ctx, a, axis=None):
+        ctx.axis, ctx.shape = axis, a.shape
+        return np.cumsum(a, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):  # out_j = sum_{i<=j} a_i, so dL/da_i = sum_{j>=i} grad_j
+        axis = -1 if ctx.axis is None else ctx.axis
+        reverse_sum = np.flip(np.cumsum(np.flip(grad, axis), axis), axis)
+        return reverse_sum.reshape(ctx.shape)
+
+
+@register(method=True, numpy=np.cumsum)
+def cumsum(x: Any, axis: int | None = None) -> Tensor:
+    """Cumulative sum along `axis` (over the flattened tensor when None), as numpy.cumsum."""
+    return Cumsum.apply(as_tensor(x), axis=axis)
 
 
 # --- shapes and indexing ---------------------------------------------------------------
@@ -659,6 +927,71 @@ def concatenate(tensors: Any, axis: int = 0) -> Tensor:
     return Concatenate.apply(*[as_tensor(t) for t in tensors], axis=axis)
 
 
+class Flip(Function):
+    """a with the order of elements reversed along `axis` (every axis when None)."""
+
+    @staticmethod
+    def forward(ctx, a, axis=None):
+        ctx.axis = axis
+        return np.flip(a, axis)
+
+    @staticmethod
+    def backward(ctx, grad):  # flipping again puts each gradient back in its place
+        return np.flip(grad, ctx.axis)
+
+
+@register(method=True, numpy=np.flip)
+def flip(x: Any, axis: int | tuple[int, ...] | None = None) -> Tensor:
+    """Reverse the order of elements along `axis` (every axis when None), as numpy.flip."""
+    return Flip.apply(as_tensor(x), axis=axis)
+
+
+class Pad(Function):
+    """a surrounded by constant values (numpy.pad with mode="constant")."""
+
+    @staticmethod
+    def forward(ctx, a, pad_width, constant_values=0):
+        out = np.pad(a, pad_width, mode="constant", constant_values=constant_values)
+        before = _pad_before(pad_width, a.ndim)
+        ctx.index = tuple(slice(b, b + n) for b, n in zip(before, a.shape))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):  # the input's block of the output; the padding is constant
+        return grad[ctx.index]
+
+
+def _pad_before(pad_width: Any, ndim: int) -> list[int]:
+    """The padding before each axis, from any form numpy.pad accepts (n, (b, a), ((b, a), ...))."""
+    widths = np.asarray(pad_width)
+    if widths.size == 1:
+        return [int(widths.flat[0])] * ndim
+    if widths.size == 2 and widths.shape != (2, 1):
+        return [int(widths.flat[0])] * ndim
+    return [int(b) for b in np.broadcast_to(widths, (ndim, 2))[:, 0]]
+
+
+@register(numpy=np.pad)
+def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0) -> Tensor:
+    """Surround `x` with `constant_values` (numpy.pad; only mode="constant").
+
+    pad_width as numpy: n, (before, after), or one (before, after) pair per axis.
+    """
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported, got mode={mode!r}")
+    if isinstance(constant_values, Tensor):
+        if constant_values.requires_grad:
+            raise TypeError(
+                "pad: constant_values receives no gradient; pass numbers (or "
+                "constant_values.detach()), or concatenate the tensor yourself"
+            )
+        constant_values = constant_values.data
+    widths = np.asarray(pad_width)
+    if widths.dtype.kind not in "iu":
+        raise TypeError(f"pad: pad_width must hold integers, got {pad_width!r}")
+    return Pad.apply(as_tensor(x), pad_width=pad_width, constant_values=constant_values)
+
+
 # --- elementwise -------------------------------------------------------------------------
 class Exp(Function):
     """e^a"""
@@ -863,6 +1196,87 @@ def sqrt(x: Any) -> Tensor:
     return Sqrt.apply(as_tensor(x))
 
 
+class Sin(Function):
+    """sin(a)"""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.sin(a)
+
+    @staticmethod
+    def backward(ctx, grad):  # d sin(a)/da = cos(a)
+        (a,) = ctx.saved_tensors
+        return grad * np.cos(a)
+
+
+@register(method=True, numpy=np.sin)
+def sin(x: Any) -> Tensor:
+    """Sine elementwise (radians)."""
+    return Sin.apply(as_tensor(x))
+
+
+class Cos(Function):
+    """cos(a)"""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.cos(a)
+
+    @staticmethod
+    def backward(ctx, grad):  # d cos(a)/da = -sin(a)
+        (a,) = ctx.saved_tensors
+        return grad * -np.sin(a)
+
+
+@register(method=True, numpy=np.cos)
+def cos(x: Any) -> Tensor:
+    """Cosine elementwise (radians)."""
+    return Cos.apply(as_tensor(x))
+
+
+class Log1p(Function):
+    """log(1 + a), accurate for small a"""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log1p(a)
+
+    @staticmethod
+    def backward(ctx, grad):  # d log(1 + a)/da = 1 / (1 + a)
+        (a,) = ctx.saved_tensors
+        return grad / (1 + a)
+
+
+@register(method=True, numpy=np.log1p)
+def log1p(x: Any) -> Tensor:
+    """log(1 + x) elementwise, accurate for small |x|."""
+    return Log1p.apply(as_tensor(x))
+
+
+class Expm1(Function):
+    """e^a - 1, accurate for small a"""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = np.expm1(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):  # d(e^a - 1)/da = e^a = out + 1
+        (out,) = ctx.saved_tensors
+        return grad * (out + 1)
+
+
+@register(method=True, numpy=np.expm1)
+def expm1(x: Any) -> Tensor:
+    """e^x - 1 elementwise, accurate for small |x|."""
+    return Expm1.apply(as_tensor(x))
+
+
 class Maximum(Function):
     """Elementwise maximum of a and b (broadcasting)."""
 
@@ -891,6 +1305,67 @@ class Maximum(Function):
 
 
 maximum = register_binary(Maximum, "maximum", np.maximum)
+
+
+class Minimum(Function):
+    """Elementwise minimum of a and b (broadcasting)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):  # to the smaller input; ties share it equally
+        a, b = ctx.saved_tensors
+        a, b = value(a), value(b)
+        to_a = ((a < b) + 0.5 * (a == b)).astype(grad.dtype)
+        need_a, need_b = ctx.needs_input_grad
+        return grad * to_a if need_a else None, grad * (1 - to_a) if need_b else None
+
+
+minimum = register_binary(Minimum, "minimum", np.minimum)
+
+
+class Clip(Function):
+    """a limited to [low, high] (numpy.clip); either bound may be None."""
+
+    @staticmethod
+    def forward(ctx, a, low, high):
+        ctx.save_for_backward(a, low, high)
+        return np.clip(a, low, high)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # The output is a where low <= a <= high (bounds included, as in PyTorch), low where
+        # a < low < high, and high elsewhere (a > high, or low >= high which makes it high).
+        a, low, high = (value(v) for v in ctx.saved_tensors)
+        to_a = True if low is None else low <= a
+        if high is not None:
+            to_a = to_a & (a <= high)
+        to_low = False
+        if low is not None:
+            to_low = a < low if high is None else (a < low) & (low < high)
+        need_a, need_low, need_high = ctx.needs_input_grad
+        return (
+            grad * to_a if need_a else None,
+            grad * to_low if need_low else None,
+            grad * ~(to_a | to_low) if need_high else None,
+        )
+
+
+@register(method=True, numpy=np.clip)
+def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
+    """`x` limited to [a_min, a_max] (numpy.clip); a bound may be None, a number or a Tensor.
+
+    The gradient goes to x where a_min <= x <= a_max (at the bounds too, as in PyTorch),
+    otherwise to the bound that gave the value (when it is a Tensor): a_min where
+    x < a_min < a_max, a_max elsewhere. So each element's gradient goes to exactly one
+    input, also where a_min == a_max (PyTorch gives it to neither bound there).
+    """
+    if a_min is None and a_max is None:
+        raise ValueError("clip: give a_min, a_max or both (both are None)")
+    return Clip.apply(as_tensor(x), a_min, a_max)
 
 
 class Where(Function):
@@ -930,6 +1405,59 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
         a = a if isinstance(a, int | float) else as_tensor(a)
         b = as_tensor(b) if isinstance(a, int | float) else b
     return Where.apply(a, b, condition=condition)
+
+
+class LeakyReLU(Function):
+    """a where a > 0, else negative_slope * a"""
+
+    @staticmethod
+    def forward(ctx, a, negative_slope=0.01):
+        ctx.save_for_backward(a)
+        ctx.negative_slope = negative_slope
+        return np.where(a > 0, a, a * negative_slope)
+
+    @staticmethod
+    def backward(ctx, grad):  # 1 where a > 0, else negative_slope (also at 0, as PyTorch)
+        (a,) = ctx.saved_tensors
+        return np.where(value(a) > 0, grad, grad * ctx.negative_slope)
+
+
+@register(method=True)
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, else negative_slope * x; gradient 1 or negative_slope (at 0 too)."""
+    if isinstance(negative_slope, bool) or not isinstance(negative_slope, int | float | np.number):
+        raise TypeError(f"leaky_relu: negative_slope must be a number, got {negative_slope!r}")
+    # a Python float: a numpy float64 scalar would turn float32 inputs into float64
+    return LeakyReLU.apply(as_tensor(x), negative_slope=float(negative_slope))
+
+
+_GELU_K = math.sqrt(2 / math.pi)
+_GELU_C = 0.044715
+
+
+class GELU(Function):
+    """a/2 (1 + tanh(u)) with u = k (a + c a^3), k = sqrt(2/pi), c = 0.044715 (the tanh form)"""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        # a/2 (1 + tanh(u)) = a sigmoid(2u): no cancellation in 1 + tanh(u) for a << 0
+        return a * Sigmoid.apply(2 * _GELU_K * (a + _GELU_C * a**3))
+
+    @staticmethod
+    def backward(ctx, grad):  # with s = sigmoid(2u): d/da = s + a s (1 - s) 2k (1 + 3c a^2)
+        (a,) = ctx.saved_tensors
+        s = Sigmoid.apply(2 * _GELU_K * (a + _GELU_C * a**3))  # recomputed: differentiable
+        return grad * (s + a * s * (1 - s) * (2 * _GELU_K) * (1 + 3 * _GELU_C * a * a))
+
+
+@register(method=True)
+def gelu(x: Any) -> Tensor:
+    """GELU in its tanh form: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+
+    The same as PyTorch's `gelu(x, approximate="tanh")` (PyTorch's default is the erf form).
+    """
+    return GELU.apply(as_tensor(x))
 
 
 # --- softmax family --------------------------------------------------------------------

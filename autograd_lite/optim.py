@@ -1,4 +1,4 @@
-"""Optimizers that update Tensor parameters in place: SGD (momentum, Nesterov) and Adam.
+"""Optimizers that update Tensor parameters in place: SGD (momentum, Nesterov), Adam, AdamW.
 
 The update rules follow ``torch.optim.SGD`` and ``torch.optim.Adam`` (default, non-amsgrad)
 exactly, so the same gradients give the same trajectory. ``state_dict()`` returns plain Python
@@ -22,7 +22,7 @@ import numpy as np
 
 from .tensor import Tensor
 
-__all__ = ["Optimizer", "SGD", "Adam"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler"]
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
 
@@ -264,6 +264,7 @@ class Adam(Optimizer):
     """
 
     _state_fields = {"step": int, "exp_avg": np.ndarray, "exp_avg_sq": np.ndarray}
+    _decoupled_weight_decay = False
 
     def __init__(
         self,
@@ -307,7 +308,10 @@ class Adam(Optimizer):
                         self.state[index] = state
                     state["step"] = t = state["step"] + 1
                     if weight_decay != 0:
-                        grad = grad + weight_decay * p.data
+                        if self._decoupled_weight_decay:  # AdamW: decay the weights themselves
+                            p.data *= 1 - lr * weight_decay
+                        else:  # Adam: L2, added to the gradient
+                            grad = grad + weight_decay * p.data
                     m, v = state["exp_avg"], state["exp_avg_sq"]
                     work = self._scratch_for(index, p.data)
                     np.subtract(grad, m, out=work)
@@ -325,6 +329,27 @@ class Adam(Optimizer):
                     work *= step_size
                     p.data -= work
                 index += 1
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as torch.optim.AdamW.
+
+    The weights decay by themselves instead of through the gradient, ``p = p * (1 - lr * wd)``,
+    then the Adam step runs on the plain gradient (``wd`` is 0.01 by default, as in PyTorch).
+    State and ``state_dict()`` as for Adam.
+    """
+
+    _decoupled_weight_decay = True
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -431,3 +456,8 @@ def _check_field(where: str, value: Any, kind: type, data: np.ndarray) -> Any:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# Learning-rate schedules live in their own module, reached as optim.lr_scheduler (as in
+# PyTorch); imported last because they build on Optimizer.
+from autograd_lite import lr_scheduler  # noqa: E402

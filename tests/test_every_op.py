@@ -84,15 +84,43 @@ CASES: dict[str, tuple[Callable, list[np.ndarray]]] = {
         lambda z: al.softmax_cross_entropy(z, PROBS, reduction="none"),
         [normal(3, 3)],
     ),
+    # the op catalogue (issue 9); hypothesis-drawn shapes in tests/test_op_catalogue.py
+    "sin": (al.sin, [normal(2, 3)]),
+    "cos": (al.cos, [normal(2, 3)]),
+    "log1p": (al.log1p, [positive(2, 3)]),
+    "expm1": (al.expm1, [normal(2, 3)]),
+    "square": (al.square, [normal(2, 3)]),
+    "minimum": (al.minimum, [gapped(2, 3), gapped(2, 3) + 0.1]),
+    "min": (lambda x: al.min(x, axis=0) * al.sum(x), [gapped(2, 3)]),
+    "clip": (al.clip, [gapped(2, 3), gapped(3) * 0.01 - 0.3, gapped(2, 1) * 0.01 + 0.3]),
+    "prod": (lambda x: al.prod(x, axis=1), [normal(2, 3)]),
+    "var": (lambda x: al.var(x, axis=1, ddof=1), [normal(2, 3)]),
+    "std": (lambda x: al.std(x, axis=0), [gapped(2, 3)]),
+    "cumsum": (lambda x: al.cumsum(x, axis=1) ** 2, [normal(2, 3)]),
+    "logsumexp": (lambda x: al.logsumexp(x, axis=1), [normal(2, 3)]),
+    "squeeze": (lambda x: al.squeeze(x) ** 2, [normal(2, 1, 3)]),
+    "expand_dims": (lambda x: al.expand_dims(x, 1) ** 2, [normal(2, 3)]),
+    "flip": (lambda x: al.flip(x, 1) ** 2, [normal(2, 3)]),
+    "pad": (lambda x: al.pad(x, ((1, 0), (0, 2)), constant_values=2) ** 2, [normal(2, 3)]),
+    "split": (lambda x: al.split(x, [1], axis=1)[1] ** 2, [normal(2, 3)]),
+    "array_split": (lambda x: al.array_split(x, 2, axis=1)[0] ** 2, [normal(2, 3)]),
+    "tile": (lambda x: al.tile(x, (2, 1)) ** 2, [normal(2, 3)]),
+    "repeat": (lambda x: al.repeat(x, [1, 0, 2], axis=1) ** 2, [normal(2, 3)]),
+    "einsum": (lambda a, b: al.einsum("ij,jk->ik", a, b), [normal(2, 3), normal(3, 2)]),
+    "tensordot": (lambda a, b: al.tensordot(a, b, 1), [normal(2, 3), normal(3, 2)]),
+    "outer": (al.outer, [normal(2), normal(3)]),
+    "remainder": (al.remainder, [gapped(2, 3) + 0.05, np.full(3, 1.1)]),
+    "leaky_relu": (lambda x: al.leaky_relu(x, 0.1) * x, [gapped(2, 3)]),
+    "gelu": (al.gelu, [normal(2, 3)]),
 }
 # Exported names that are not differentiable ops of Tensors (tested elsewhere).
-NOT_OPS = {"one_hot"}
+NOT_OPS = {"one_hot", "zeros", "ones", "full", "arange", "zeros_like", "ones_like"}
 # Methods that are other names of an op in CASES.
 ALIASES = {"__abs__": "abs", "__add__": "add", "__radd__": "add", "__sub__": "subtract",
            "__rsub__": "subtract", "__mul__": "multiply", "__rmul__": "multiply",
            "__truediv__": "divide", "__rtruediv__": "divide", "__pow__": "power",
            "__rpow__": "power", "__neg__": "negative", "__matmul__": "matmul",
-           "__rmatmul__": "matmul"}  # fmt: skip
+           "__rmatmul__": "matmul", "__mod__": "remainder", "__rmod__": "remainder"}  # fmt: skip
 
 
 def test_every_op_has_a_case():

@@ -323,7 +323,7 @@ def test_linear_without_bias():
 
 
 def test_normal_init_draws_weight_then_bias():
-    layer = Linear(2, 3, rng=np.random.default_rng(0))
+    layer = Linear(2, 3, init="normal", rng=np.random.default_rng(0))
     rng = np.random.default_rng(0)
     np.testing.assert_array_equal(layer.weight.data, rng.standard_normal((2, 3)))
     np.testing.assert_array_equal(layer.bias.data, rng.standard_normal(3))
@@ -379,7 +379,7 @@ def test_init_statistics(init, std):
 
 
 def test_float32_layers():
-    layer = Linear(3, 2, rng=0, dtype=np.float32)
+    layer = Linear(3, 2, init="normal", rng=0, dtype=np.float32)
     rng = np.random.default_rng(0)
     assert layer.weight.dtype == np.float32 and layer.bias.dtype == np.float32
     np.testing.assert_array_equal(layer.weight.data, rng.standard_normal((3, 2)).astype("f4"))

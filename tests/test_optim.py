@@ -68,6 +68,9 @@ CASES = [
     ("Adam", {"lr": 0.01}),
     ("Adam", {"lr": 0.01, "weight_decay": 0.1}),
     ("Adam", {"lr": 0.05, "betas": (0.3, 0.5), "eps": 1e-6, "weight_decay": 0.01}),
+    ("AdamW", {"lr": 0.01}),  # PyTorch's default weight_decay, 0.01
+    ("AdamW", {"lr": 0.05, "betas": (0.3, 0.5), "eps": 1e-6, "weight_decay": 0.3}),
+    ("AdamW", {"lr": 0.01, "weight_decay": 0.0}),  # then it is Adam
 ]
 
 
@@ -296,6 +299,7 @@ def test_state_dict_layout():
     [
         ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
         ("Adam", {"lr": 0.01, "weight_decay": 0.01}),
+        ("AdamW", {"lr": 0.01, "weight_decay": 0.1}),
     ],
 )
 def test_save_load_continues_the_same_trajectory(tmp_path, name, hyper):
@@ -465,3 +469,19 @@ def test_checkpointed_mlp_resumes_bit_for_bit(tmp_path):
 
     assert first[-1] < 0.5 * first[0]
     np.testing.assert_array_equal(resumed(Tensor(x)).data, model(Tensor(x)).data)
+
+
+def test_adamw_decays_the_weights_not_the_gradient():
+    # With a zero gradient Adam's step is 0, so AdamW's update is the decay alone; Adam's L2
+    # decay would instead enter the moments and move p by about lr (the step of a sign).
+    p = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    opt = optim.AdamW([p], lr=0.1, weight_decay=0.5)
+    p.grad = np.zeros(2)
+    opt.step()
+    np.testing.assert_allclose(p.data, [0.95, -1.9], rtol=1e-15)
+    q = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    l2 = optim.Adam([q], lr=0.1, weight_decay=0.5)
+    q.grad = np.zeros(2)
+    l2.step()
+    np.testing.assert_allclose(q.data, [0.9, -1.9], rtol=1e-6)
+    assert optim.AdamW([p]).param_groups[0]["weight_decay"] == 0.01  # PyTorch's default
