@@ -212,7 +212,7 @@ class Neg(Function):
         return -grad
 
     @staticmethod
-    def jvp(ctx, t):
+    def jvp(ctx, t):  # d(-a) = -da
         return -t
 
     @staticmethod
@@ -242,6 +242,15 @@ class Remainder(Function):
         # constant; floor_divide is the quotient that numpy's remainder itself uses.
         quotient = np.floor_divide(value(a), value(b)) if need_b else None
         return grad if need_a else None, -grad * quotient if need_b else None
+
+    @staticmethod
+    def jvp(ctx, ta, tb):  # d(a % b) = da - floor(a / b) db
+        a, b = map(value, ctx.inputs)
+        return _sum(ta, None if tb is None else -tb * np.floor_divide(a, b))
+
+    @staticmethod
+    def batch(b, x, y):
+        return Remainder.apply(*b.elementwise(x, y))
 
 
 remainder = register_binary(Remainder, "remainder", np.remainder, operator="mod")
@@ -412,6 +421,28 @@ class Einsum(Function):
             )
         return tuple(grads)
 
+    @staticmethod
+    def jvp(ctx, *tangents, subscripts, optimize=False):  # linear in each operand: sum the terms
+        xs = ctx.inputs
+        return _sum(
+            *[
+                Einsum.apply(*xs[:k], t, *xs[k + 1 :], subscripts=subscripts, optimize=optimize)
+                for k, t in enumerate(tangents)
+                if t is not None
+            ]
+        )
+
+    @staticmethod
+    def batch(b, *operands, subscripts, optimize=False):  # fresh labels for the batch axes
+        unused = sorted(set(string.ascii_letters) - set(subscripts))
+        if len(unused) < b.nb:
+            raise ValueError(f"einsum: no letters left for {b.nb} vmap axes in {subscripts!r}")
+        lead = "".join(unused[: b.nb])
+        terms, output = subscripts.split("->")
+        terms = [lead + t if d else t for t, d in zip(terms.split(","), b.dims)]
+        spec = ",".join(terms) + "->" + lead + output
+        return Einsum.apply(*operands, subscripts=spec, optimize=optimize)
+
 
 def _einsum_vjp_spec(
     terms: list[str], output: str, k: int, sizes: dict[str, int], others: list, dtype: Any
@@ -461,7 +492,7 @@ def einsum(subscripts: str, *operands: Any, optimize: bool | str = False) -> Ten
         )
     if not any(isinstance(x, Tensor) for x in operands) and operands:
         operands = (as_tensor(operands[0]), *operands[1:])
-    shapes = [np.shape(value(x)) for x in operands]
+    shapes = [x.shape if isinstance(x, Tensor) else np.shape(x) for x in operands]
     spec = _explicit_subscripts(subscripts, shapes)
     return Einsum.apply(*operands, subscripts=spec, optimize=optimize)
 
@@ -590,6 +621,12 @@ class Min(Max):
         ctx.axis, ctx.kept = axis, _kept_shape(a.shape, axis)
         return out
 
+    jvp = staticmethod(Max.jvp)  # the tangent at the extremum (out tells which); ties share it
+
+    @staticmethod
+    def batch(b, x, axis=None, keepdims=False):
+        return Min.apply(x, axis=b.axes(axis, b.ndim(x), "min"), keepdims=keepdims)
+
 
 @register(method=True, numpy=(np.min, np.amin))
 def min(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -618,6 +655,20 @@ class Prod(Function):
         # multiply the others out. (prod / a_i differentiated again is prod / (a_i a_j) -
         # prod / a_i^2 for j = i, which cancels catastrophically for a small a_i.)
         return grad * _product_of_others(a, ctx.axis)
+
+    @staticmethod
+    def jvp(ctx, t, axis=None, keepdims=False):  # sum_i (the product of the others) da_i
+        (a,) = ctx.inputs
+        product, kept = value(ctx.out), _kept_shape(np.shape(value(a)), axis)
+        if type(a) is np.ndarray and (product != 0).all() and np.isfinite(product).all():
+            others = ctx.out.reshape(kept) / a  # as in backward: prod / a_i when it is exact
+        else:
+            others = _product_of_others(a, axis)
+        return (t * others).sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def batch(b, x, axis=None, keepdims=False):
+        return Prod.apply(x, axis=b.axes(axis, b.ndim(x), "prod"), keepdims=keepdims)
 
 
 def _product_of_others(a: Any, axis: Any) -> Any:
@@ -672,6 +723,18 @@ class LogSumExp(Function):
         shifted = np.exp(a - ctx.peak)
         return grad.reshape(ctx.peak.shape) * shifted / shifted.sum(axis=ctx.axis, keepdims=True)
 
+    @staticmethod
+    def jvp(ctx, t, axis=None, keepdims=False):  # d lse = sum_i softmax(a)_i da_i
+        (a,) = ctx.inputs
+        peak = value(a).max(axis=axis, keepdims=True)
+        shifted = np.exp(a - np.where(np.isfinite(peak), peak, 0))  # stable, as in forward
+        total = shifted.sum(axis=axis, keepdims=keepdims)
+        return (t * shifted).sum(axis=axis, keepdims=keepdims) / total
+
+    @staticmethod
+    def batch(b, x, axis=None, keepdims=False):
+        return LogSumExp.apply(x, axis=b.axes(axis, b.ndim(x), "logsumexp"), keepdims=keepdims)
+
 
 @register(method=True)
 def logsumexp(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
@@ -693,6 +756,16 @@ class Cumsum(Function):
         reverse_sum = np.flip(np.cumsum(np.flip(grad, axis), axis), axis)
         return reverse_sum.reshape(ctx.shape)
 
+    @staticmethod
+    def jvp(ctx, t, axis=None):  # linear: the running sum of the tangent
+        return np.cumsum(t, axis=axis)
+
+    @staticmethod
+    def batch(b, x, axis=None):  # axis None: each example's elements, flattened
+        if axis is None:
+            return Cumsum.apply(x.reshape(*b.sizes, -1), axis=b.nb)
+        return Cumsum.apply(x, axis=b.axis(axis, b.ndim(x), "cumsum"))
+
 
 @register(method=True, numpy=np.cumsum)
 def cumsum(x: Any, axis: int | None = None) -> Tensor:
@@ -713,7 +786,7 @@ class BroadcastTo(Function):
         return grad
 
     @staticmethod
-    def jvp(ctx, t, shape):
+    def jvp(ctx, t, shape):  # linear: the tangent moves like the value
         return np.broadcast_to(t, shape)
 
     @staticmethod
@@ -740,7 +813,7 @@ class Reshape(Function):
         return grad.reshape(ctx.shape)
 
     @staticmethod
-    def jvp(ctx, t, shape):
+    def jvp(ctx, t, shape):  # linear: the tangent moves like the value
         return t.reshape(shape)
 
     @staticmethod
@@ -776,7 +849,7 @@ class Transpose(Function):
         return grad.transpose(None if ctx.axes is None else tuple(np.argsort(ctx.axes)))
 
     @staticmethod
-    def jvp(ctx, t, axes=None):
+    def jvp(ctx, t, axes=None):  # linear: the tangent moves like the value
         return t.transpose(axes)
 
     @staticmethod
@@ -816,7 +889,7 @@ class Cast(Function):
         return grad.astype(ctx.dtype)
 
     @staticmethod
-    def jvp(ctx, t, dtype):
+    def jvp(ctx, t, dtype):  # the tangent converted like the value
         return t.astype(dtype)
 
     @staticmethod
@@ -846,7 +919,7 @@ class GetItem(Function):
         return IndexAdd.apply(grad, shape=ctx.shape, index=ctx.index)
 
     @staticmethod
-    def jvp(ctx, t, index):
+    def jvp(ctx, t, index):  # linear: the tangent moves like the value
         return t[index]
 
     @staticmethod
@@ -870,7 +943,7 @@ class IndexAdd(Function):
         return grad[ctx.index]
 
     @staticmethod
-    def jvp(ctx, t, shape, index):
+    def jvp(ctx, t, shape, index):  # linear: the tangent scattered like the value
         return IndexAdd.apply(t, shape=shape, index=index)
 
     @staticmethod
@@ -939,6 +1012,14 @@ class Flip(Function):
     def backward(ctx, grad):  # flipping again puts each gradient back in its place
         return np.flip(grad, ctx.axis)
 
+    @staticmethod
+    def jvp(ctx, t, axis=None):  # linear: the tangent moves like the value
+        return np.flip(t, axis)
+
+    @staticmethod
+    def batch(b, x, axis=None):  # never the batch axes
+        return Flip.apply(x, axis=b.axes(axis, b.ndim(x), "flip"))
+
 
 @register(method=True, numpy=np.flip)
 def flip(x: Any, axis: int | tuple[int, ...] | None = None) -> Tensor:
@@ -959,6 +1040,19 @@ class Pad(Function):
     @staticmethod
     def backward(ctx, grad):  # the input's block of the output; the padding is constant
         return grad[ctx.index]
+
+    @staticmethod
+    def jvp(ctx, t, pad_width, constant_values=0):  # the padding is constant: tangent 0
+        return Pad.apply(t, pad_width=pad_width, constant_values=0)
+
+    @staticmethod
+    def batch(b, x, pad_width, constant_values=0):  # no padding on the batch axes
+        ndim = b.ndim(x)
+        widths = [(0, 0)] * b.nb + np.broadcast_to(pad_width, (ndim, 2)).tolist()
+        values = np.asarray(constant_values)
+        if values.size > 1:  # per-axis constants, as numpy allows
+            values = [(0, 0)] * b.nb + np.broadcast_to(values, (ndim, 2)).tolist()
+        return Pad.apply(x, pad_width=widths, constant_values=values)
 
 
 def _pad_before(pad_width: Any, ndim: int) -> list[int]:
@@ -1065,7 +1159,7 @@ class ReLU(Function):
         return grad * (out > 0)  # a comparison gives a plain mask, for Tensors too
 
     @staticmethod
-    def jvp(ctx, t):
+    def jvp(ctx, t):  # da where a > 0, else 0
         return t * (ctx.out > 0)
 
     @staticmethod
@@ -1094,7 +1188,7 @@ class Tanh(Function):
         return grad * (1 - out * out)
 
     @staticmethod
-    def jvp(ctx, t):
+    def jvp(ctx, t):  # d tanh(a) = (1 - tanh(a)^2) da
         return t * (1 - ctx.out * ctx.out)
 
     @staticmethod
@@ -1125,7 +1219,7 @@ class Sigmoid(Function):
         return grad * out * (1 - out)
 
     @staticmethod
-    def jvp(ctx, t):
+    def jvp(ctx, t):  # d s(a) = s(a) (1 - s(a)) da
         return t * ctx.out * (1 - ctx.out)
 
     @staticmethod
@@ -1153,7 +1247,7 @@ class Abs(Function):
         return grad * np.sign(value(a))
 
     @staticmethod
-    def jvp(ctx, t):
+    def jvp(ctx, t):  # d|a| = sign(a) da, 0 at 0
         return t * np.sign(value(ctx.inputs[0]))
 
     @staticmethod
@@ -1182,7 +1276,7 @@ class Sqrt(Function):
         return grad / (2 * out)
 
     @staticmethod
-    def jvp(ctx, t):
+    def jvp(ctx, t):  # d sqrt(a) = da / (2 sqrt(a))
         return t / (2 * ctx.out)
 
     @staticmethod
@@ -1209,6 +1303,14 @@ class Sin(Function):
         (a,) = ctx.saved_tensors
         return grad * np.cos(a)
 
+    @staticmethod
+    def jvp(ctx, t):  # d sin(a) = cos(a) da
+        return t * np.cos(ctx.inputs[0])
+
+    @staticmethod
+    def batch(b, x):
+        return Sin.apply(x)
+
 
 @register(method=True, numpy=np.sin)
 def sin(x: Any) -> Tensor:
@@ -1228,6 +1330,14 @@ class Cos(Function):
     def backward(ctx, grad):  # d cos(a)/da = -sin(a)
         (a,) = ctx.saved_tensors
         return grad * -np.sin(a)
+
+    @staticmethod
+    def jvp(ctx, t):  # d cos(a) = -sin(a) da
+        return t * -np.sin(ctx.inputs[0])
+
+    @staticmethod
+    def batch(b, x):
+        return Cos.apply(x)
 
 
 @register(method=True, numpy=np.cos)
@@ -1249,6 +1359,14 @@ class Log1p(Function):
         (a,) = ctx.saved_tensors
         return grad / (1 + a)
 
+    @staticmethod
+    def jvp(ctx, t):  # d log(1 + a) = da / (1 + a)
+        return t / (1 + ctx.inputs[0])
+
+    @staticmethod
+    def batch(b, x):
+        return Log1p.apply(x)
+
 
 @register(method=True, numpy=np.log1p)
 def log1p(x: Any) -> Tensor:
@@ -1269,6 +1387,14 @@ class Expm1(Function):
     def backward(ctx, grad):  # d(e^a - 1)/da = e^a = out + 1
         (out,) = ctx.saved_tensors
         return grad * (out + 1)
+
+    @staticmethod
+    def jvp(ctx, t):  # d(e^a - 1) = e^a da
+        return t * (ctx.out + 1)
+
+    @staticmethod
+    def batch(b, x):
+        return Expm1.apply(x)
 
 
 @register(method=True, numpy=np.expm1)
@@ -1323,6 +1449,16 @@ class Minimum(Function):
         need_a, need_b = ctx.needs_input_grad
         return grad * to_a if need_a else None, grad * (1 - to_a) if need_b else None
 
+    @staticmethod
+    def jvp(ctx, ta, tb):  # the tangent of the smaller input; ties average the two
+        a, b = map(value, ctx.inputs)
+        to_a = ((a < b) + 0.5 * (a == b)).astype(ctx.out.dtype)
+        return _sum(None if ta is None else ta * to_a, None if tb is None else tb * (1 - to_a))
+
+    @staticmethod
+    def batch(b, x, y):
+        return Minimum.apply(*b.elementwise(x, y))
+
 
 minimum = register_binary(Minimum, "minimum", np.minimum)
 
@@ -1352,6 +1488,25 @@ class Clip(Function):
             grad * to_low if need_low else None,
             grad * ~(to_a | to_low) if need_high else None,
         )
+
+    @staticmethod
+    def jvp(ctx, ta, tlow, thigh):  # the tangent of the input the value comes from
+        a, low, high = (value(v) for v in ctx.inputs)
+        to_a = True if low is None else low <= a  # the same masks as backward
+        if high is not None:
+            to_a = to_a & (a <= high)
+        to_low = False
+        if low is not None:
+            to_low = a < low if high is None else (a < low) & (low < high)
+        return _sum(
+            None if ta is None else ta * to_a,
+            None if tlow is None else tlow * to_low,
+            None if thigh is None else thigh * ~(to_a | to_low),
+        )
+
+    @staticmethod
+    def batch(b, x, low, high):
+        return Clip.apply(*b.elementwise(x, low, high))
 
 
 @register(method=True, numpy=np.clip)
@@ -1421,6 +1576,14 @@ class LeakyReLU(Function):
         (a,) = ctx.saved_tensors
         return np.where(value(a) > 0, grad, grad * ctx.negative_slope)
 
+    @staticmethod
+    def jvp(ctx, t, negative_slope=0.01):  # da where a > 0, else negative_slope da
+        return np.where(value(ctx.inputs[0]) > 0, t, t * negative_slope)
+
+    @staticmethod
+    def batch(b, x, negative_slope=0.01):
+        return LeakyReLU.apply(x, negative_slope=negative_slope)
+
 
 @register(method=True)
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
@@ -1449,6 +1612,16 @@ class GELU(Function):
         (a,) = ctx.saved_tensors
         s = Sigmoid.apply(2 * _GELU_K * (a + _GELU_C * a**3))  # recomputed: differentiable
         return grad * (s + a * s * (1 - s) * (2 * _GELU_K) * (1 + 3 * _GELU_C * a * a))
+
+    @staticmethod
+    def jvp(ctx, t):  # the same derivative as backward, times the tangent
+        (a,) = ctx.inputs
+        s = Sigmoid.apply(2 * _GELU_K * (a + _GELU_C * a**3))
+        return t * (s + a * s * (1 - s) * (2 * _GELU_K) * (1 + 3 * _GELU_C * a * a))
+
+    @staticmethod
+    def batch(b, x):
+        return GELU.apply(x)
 
 
 @register(method=True)
