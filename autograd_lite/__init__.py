@@ -24,7 +24,7 @@ from autograd_lite.tensor import Tensor, as_tensor
 registry.install_methods(Tensor)
 globals().update(registry.PUBLIC)
 
-from autograd_lite import nn, optim, viz  # noqa: E402  (they use the Tensor methods)
+from autograd_lite import func, nn, optim, viz  # noqa: E402  (they use the Tensor methods)
 from autograd_lite.io import load, save  # noqa: E402
 
 __version__ = "0.1.0"
@@ -37,6 +37,7 @@ __all__ = [
     "creation",
     "detect_anomaly",
     "enable_grad",
+    "func",
     "functional",
     "grad",
     "gradcheck",

@@ -45,13 +45,18 @@ def full(
 @register(numpy=np.zeros_like)
 def zeros_like(x: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Zeros with the shape (and, unless `dtype` is given, the dtype) of `x`."""
-    return Tensor(np.zeros_like(value(x), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.zeros(np.shape(x), dtype or _dtype(x)), requires_grad=requires_grad)
 
 
 @register(numpy=np.ones_like)
 def ones_like(x: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Ones with the shape (and, unless `dtype` is given, the dtype) of `x`."""
-    return Tensor(np.ones_like(value(x), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.ones(np.shape(x), dtype or _dtype(x)), requires_grad=requires_grad)
+
+
+def _dtype(x: Any) -> np.dtype:
+    """The dtype of `x` (read from a Tensor without its values: a batched one has none)."""
+    return x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype
 
 
 @register()

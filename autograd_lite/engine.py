@@ -32,6 +32,7 @@ import numpy as np
 # --- grad mode ----------------------------------------------------------------------------
 class _Mode(threading.local):
     enabled = True  # each thread starts with grad mode on
+    levels: tuple = ()  # the al.func transforms (jvp, vmap) active in this thread, outer first
     anomaly = False  # detect_anomaly() (anomaly.py)
 
 
@@ -39,6 +40,9 @@ _mode = _Mode()
 # How many detect_anomaly() blocks are open in all threads: the hot path reads this global
 # first (one cheap check when anomaly mode is off everywhere), then the thread's own flag.
 _anomaly_users = 0
+# How many al.func transform levels are active in all threads (func.py counts them): the
+# same pattern, so that Function.apply pays one read of this global while there are none.
+_transforms_active = 0
 
 
 def is_grad_enabled() -> bool:
@@ -144,6 +148,13 @@ class Function:
     def backward(ctx: Function, grad: Any) -> Any:
         raise NotImplementedError("subclasses of Function define backward(ctx, grad)")
 
+    # The rules of al.func's transforms (see func.py); None: the op has none. `jvp(ctx,
+    # *tangents, **params)` gives the output's tangent (forward mode); `batch(b, *inputs,
+    # **params)` computes the op on inputs with `b.nb` leading batch axes (vmap).
+    jvp: Callable | None = None
+    batch: Callable | None = None
+    _out_tangents: dict | None = None  # the output's tangents under jvp, for saved_tensors
+
     def save_for_backward(self, *values: Any) -> None:
         """Keep inputs and/or the output for `backward` (read back from `ctx.saved_tensors`)."""
         self._saved = values
@@ -163,12 +174,12 @@ class Function:
         if vid in self._saved_ids:
             position = self._saved_ids.index(vid)
             if position == len(self.edges):  # the output: this node made it
-                return _tensor(saved, self)
+                return _rebuilt(saved, self)
             edge = self.edges[position]
             if edge is None:  # a constant input
                 return saved
             if isinstance(edge, Function):  # a recorded tensor: its node made it
-                return _tensor(saved, edge)
+                return _rebuilt(saved, edge)
             return edge  # a leaf
         raise RuntimeError(
             f"{self.name}: saved value {index} is neither an input nor the output of the op, "
@@ -181,6 +192,8 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run `forward` on the inputs' arrays and record the node if a gradient is needed."""
+        if _transforms_active and _mode.levels:  # inside al.func.jvp / vmap: see func.py
+            return _transformed(cls, args, kwargs)
         arrays, edges, needs = [], [], []
         any_tensor = False
         for a in args:
@@ -233,6 +246,18 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
+def _rebuilt(saved: np.ndarray, node: Function) -> Tensor:
+    """The output of `node` as a new Tensor, with the tangents it had under al.func.jvp.
+
+    Forward-over-reverse (jvp of a gradient) needs them: a rule that runs on Tensors must
+    see the tangent of every value it reads, and this Tensor is not the one the user held.
+    """
+    t = _tensor(saved, node)
+    if node._out_tangents is not None:
+        t._tangents = node._out_tangents
+    return t
+
+
 def _distinct(arrays: list) -> None:
     """Replace repeated ndarray objects by views, so that each position has its own object."""
     if len(arrays) == 3:  # x @ W + b in one op: the common case, without building a set
@@ -272,6 +297,11 @@ def once_differentiable(backward: Callable) -> Callable:
     def wrapper(ctx: Function, grad: Any) -> Any:
         if not isinstance(grad, Tensor):
             return backward(ctx, grad)
+        if _mode.levels:  # its gradient would carry no tangent (jvp) or batch (vmap)
+            raise RuntimeError(
+                f"{type(ctx).__name__}.backward is marked @once_differentiable, so its "
+                "gradient cannot be differentiated or batched inside al.func.jvp/vmap/hessian"
+            )
         ctx._as_tensors = False
         try:
             grads = backward(ctx, grad.data)
@@ -612,6 +642,11 @@ def grad(
     for i, x in enumerate(inputs):
         if not x.requires_grad:
             raise ValueError(f"grad: input {i} does not require grad")
+    if not create_graph and _transforms_active and any(lv.kind == "jvp" for lv in _mode.levels):
+        raise RuntimeError(  # plain arrays would drop the gradient's tangent
+            "grad inside al.func.jvp/hvp/hessian needs create_graph=True, so that the gradient "
+            "carries its tangent (or use al.func.grad)"
+        )
     seeds = _seeds(outputs, grad_outputs, create_graph)
     retain = create_graph if retain_graph is None else retain_graph
     found = run_backward(outputs, seeds, retain, create_graph, inputs=inputs)
@@ -653,7 +688,8 @@ def _seeds(outputs: list[Tensor], grad_outputs: Any, create_graph: bool) -> list
     return seeds
 
 
-# Imported last because they import this module (Tensor.backward calls backward; the hooks
-# and anomaly modules build on Function).
+# Imported last because they import this module (Tensor.backward calls backward; the hooks,
+# anomaly and func modules build on Function).
 from autograd_lite import anomaly, hooks  # noqa: E402
+from autograd_lite.func import _transformed  # noqa: E402
 from autograd_lite.tensor import Tensor, _tensor  # noqa: E402

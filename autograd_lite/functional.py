@@ -13,7 +13,7 @@ import numpy as np
 
 from autograd_lite import ops
 from autograd_lite.registry import METHODS, register
-from autograd_lite.tensor import Tensor, as_tensor, value
+from autograd_lite.tensor import Tensor, as_tensor
 
 
 @register(method=True, numpy=np.mean)
@@ -135,8 +135,8 @@ def std(
     the subgradient PyTorch also returns, at first and second order.
     """
     v = var(x, axis, ddof=ddof, keepdims=keepdims)
-    zero = v.data == 0
-    if not zero.any():
+    zero = v == 0  # (inside vmap, a batched mask)
+    if not (v._batched or zero.any()):
         return ops.sqrt(v)
     # sqrt'(0) is infinite: take the root of 1 there and put 0 in its place instead, so that
     # no inf * 0 = nan reaches the gradient (the unselected branch still gets a gradient).
@@ -148,7 +148,7 @@ def squeeze(x: Any, axis: int | tuple[int, ...] | None = None) -> Tensor:
     """`x` without its size-1 axes (only those in `axis` when given), as numpy.squeeze."""
     x = as_tensor(x)
     try:
-        shape = np.squeeze(x.data, axis).shape
+        shape = np.squeeze(np.broadcast_to(False, x.shape), axis).shape  # (no values needed)
     except ValueError as e:  # numpy's AxisError is a ValueError too
         raise type(e)(f"squeeze: {e} (shape {x.shape}, axis {axis!r})") from None
     return ops.reshape(x, shape)
@@ -159,7 +159,7 @@ def expand_dims(x: Any, axis: int | tuple[int, ...]) -> Tensor:
     """`x` with new size-1 axes at the positions `axis` of the result, as numpy.expand_dims."""
     x = as_tensor(x)
     try:
-        shape = np.expand_dims(x.data, axis).shape
+        shape = np.expand_dims(np.broadcast_to(False, x.shape), axis).shape
     except ValueError as e:
         raise type(e)(f"expand_dims: {e} (shape {x.shape}, axis {axis!r})") from None
     return ops.reshape(x, shape)
@@ -255,7 +255,7 @@ def repeat(x: Any, repeats: int | Sequence[int], axis: int | None = None) -> Ten
 def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2) -> Tensor:
     """numpy.tensordot: sum of products over `axes` of a and b (the last N of a with the first
     N of b for an int N, or two lists of axes); written as an einsum."""
-    shape_a, shape_b = np.shape(value(a)), np.shape(value(b))
+    shape_a, shape_b = (x.shape if isinstance(x, Tensor) else np.shape(x) for x in (a, b))
     if isinstance(axes, int | np.integer):
         if not 0 <= axes <= min(len(shape_a), len(shape_b)):
             raise ValueError(f"tensordot: axes={axes} for shapes {shape_a} and {shape_b}")

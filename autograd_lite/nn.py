@@ -702,7 +702,7 @@ class MSELoss(Module):
 
     def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002  (PyTorch's names)
         input = as_tensor(input)
-        shape = np.shape(target.data if isinstance(target, Tensor) else target)
+        shape = target.shape if isinstance(target, Tensor) else np.shape(target)
         if input.shape != shape:
             raise ValueError(
                 f"MSELoss: input has shape {input.shape} but target has shape {shape}; "

@@ -16,6 +16,16 @@ Three things the engine does for every rule, so no rule has to:
   share (numpy dispatches `np.exp(tensor)` to the op), plus the `.apply` of the ops of this
   file (an op applied to plain arrays just runs its forward), so one rule serves both the
   fast numpy path and the differentiable one.
+
+Two more rules per op serve the transforms of `al.func` (see func.py):
+- `jvp(ctx, *tangents, **params)`: forward mode. Given each input's tangent (None for an
+  input without one) it returns the output's tangent, the derivative in the comment again;
+  `ctx.inputs` and `ctx.out` are the primal values. The engine broadcasts the result to the
+  output's shape and casts it to its dtype, as it does for gradients.
+- `batch(b, *inputs, **params)`: vmap. The inputs arrive with `b.nb` leading batch axes
+  (`b.dims[i]`: does input i have them?); the rule computes the op for every example at
+  once, usually by calling the op itself with shifted axes (`b.axes`) or inputs lined up
+  for broadcasting (`b.elementwise`).
 """
 
 from __future__ import annotations
@@ -33,6 +43,15 @@ from autograd_lite.registry import register, register_binary
 from autograd_lite.tensor import Tensor, as_tensor, value
 
 
+def _sum(*terms: Any) -> Any:
+    """The sum of the tangent terms that exist (None: that input has no tangent)."""
+    total = None
+    for t in terms:
+        if t is not None:
+            total = t if total is None else total + t
+    return total
+
+
 # --- arithmetic ------------------------------------------------------------------------
 class Add(Function):
     """a + b (broadcasting)"""
@@ -44,6 +63,14 @@ class Add(Function):
     @staticmethod
     def backward(ctx, grad):  # d(a+b)/da = 1, d(a+b)/db = 1
         return grad, grad
+
+    @staticmethod
+    def jvp(ctx, ta, tb):  # d(a+b) = da + db
+        return _sum(ta, tb)
+
+    @staticmethod
+    def batch(b, x, y):  # elementwise: the batch axes are just more elements
+        return Add.apply(*b.elementwise(x, y))
 
 
 add = register_binary(Add, "add", np.add, operator="add")
@@ -59,6 +86,14 @@ class Sub(Function):
     @staticmethod
     def backward(ctx, grad):  # d(a-b)/da = 1, d(a-b)/db = -1
         return grad, -grad if ctx.needs_input_grad[1] else None
+
+    @staticmethod
+    def jvp(ctx, ta, tb):  # d(a-b) = da - db
+        return _sum(ta, None if tb is None else -tb)
+
+    @staticmethod
+    def batch(b, x, y):
+        return Sub.apply(*b.elementwise(x, y))
 
 
 subtract = register_binary(Sub, "subtract", np.subtract, operator="sub")
@@ -78,6 +113,15 @@ class Mul(Function):
         need_a, need_b = ctx.needs_input_grad
         return grad * b if need_a else None, grad * a if need_b else None
 
+    @staticmethod
+    def jvp(ctx, ta, tb):  # d(ab) = da b + a db
+        a, b = ctx.inputs
+        return _sum(None if ta is None else ta * b, None if tb is None else a * tb)
+
+    @staticmethod
+    def batch(b, x, y):
+        return Mul.apply(*b.elementwise(x, y))
+
 
 multiply = register_binary(Mul, "multiply", np.multiply, operator="mul")
 
@@ -96,6 +140,15 @@ class Div(Function):
         need_a, need_b = ctx.needs_input_grad
         grad_a = grad / b
         return grad_a if need_a else None, -grad_a * a / b if need_b else None
+
+    @staticmethod
+    def jvp(ctx, ta, tb):  # d(a/b) = da / b - (a/b) db / b
+        _, b = ctx.inputs
+        return _sum(None if ta is None else ta / b, None if tb is None else -tb * ctx.out / b)
+
+    @staticmethod
+    def batch(b, x, y):
+        return Div.apply(*b.elementwise(x, y))
 
 
 divide = register_binary(Div, "divide", np.divide, operator="truediv")
@@ -127,6 +180,22 @@ class Pow(Function):
             grad_b = grad * out * np.log(np.where(fix, 1, a) if fix.any() else a)
         return grad_a, grad_b
 
+    @staticmethod
+    def jvp(ctx, ta, tb):  # d(a^b) = b a^(b-1) da + a^b log(a) db, made finite at a == 0
+        a, b = ctx.inputs
+        zero = value(a) == 0  # the same safe base as in backward
+        if ta is not None:
+            fix = zero & (value(b) == 0)
+            ta = ta * b * (np.where(fix, 1, a) if fix.any() else a) ** (b - 1)
+        if tb is not None:
+            fix = zero & (value(b) >= 0)
+            tb = tb * ctx.out * np.log(np.where(fix, 1, a) if fix.any() else a)
+        return _sum(ta, tb)
+
+    @staticmethod
+    def batch(b, x, y):
+        return Pow.apply(*b.elementwise(x, y))
+
 
 power = register_binary(Pow, "power", np.power, operator="pow")
 
@@ -141,6 +210,14 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, grad):
         return -grad
+
+    @staticmethod
+    def jvp(ctx, t):  # d(-a) = -da
+        return -t
+
+    @staticmethod
+    def batch(b, x):
+        return Neg.apply(x)
 
 
 @register(method="__neg__", numpy=np.negative)
@@ -166,6 +243,15 @@ class Remainder(Function):
         quotient = np.floor_divide(value(a), value(b)) if need_b else None
         return grad if need_a else None, -grad * quotient if need_b else None
 
+    @staticmethod
+    def jvp(ctx, ta, tb):  # d(a % b) = da - floor(a / b) db
+        a, b = map(value, ctx.inputs)
+        return _sum(ta, None if tb is None else -tb * np.floor_divide(a, b))
+
+    @staticmethod
+    def batch(b, x, y):
+        return Remainder.apply(*b.elementwise(x, y))
+
 
 remainder = register_binary(Remainder, "remainder", np.remainder, operator="mod")
 
@@ -188,6 +274,15 @@ class MatMul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         return _matmul_grads(a, b, grad, *ctx.needs_input_grad)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):  # d(AB) = dA B + A dB
+        a, b = ctx.inputs
+        return _sum(None if ta is None else ta @ b, None if tb is None else a @ tb)
+
+    @staticmethod
+    def batch(b, x, y):
+        return _matmul_batch(b, x, y, *b.dims)
 
 
 def _matmul_grads(a: Any, b: Any, grad: Any, need_a: bool, need_b: bool) -> tuple:
@@ -218,6 +313,27 @@ def _mT(x: Any) -> Any:  # noqa: N802
     return x.swapaxes(-1, -2)
 
 
+def _matmul_batch(b: Any, x: Any, y: Any, batched_x: bool, batched_y: bool) -> Any:
+    """x @ y for examples with leading batch axes: they become matmul's batch dimensions.
+
+    A 1-D operand is made a row (x) or a column (y) first, so that the batch axes are never
+    taken for a matrix's rows; the examples' own batch dimensions are padded to line up.
+    """
+    x_1d, y_1d = b.ndim(x, batched_x) == 1, b.ndim(y, batched_y) == 1
+    if x_1d:
+        x = x.reshape((*np.shape(x)[:-1], 1, np.shape(x)[-1]))
+    if y_1d:
+        y = y.reshape((*np.shape(y), 1))
+    ndim_x, ndim_y = b.ndim(x, batched_x), b.ndim(y, batched_y)
+    x = b.pad(x, ndim_y) if batched_x else x  # (`max` is this module's op)
+    y = b.pad(y, ndim_x) if batched_y else y
+    out = MatMul.apply(x, y)
+    if x_1d or y_1d:  # drop the row / column again
+        shape = out.shape
+        out = out.reshape(shape[:-2] + shape[-2 + x_1d : len(shape) - y_1d])
+    return out
+
+
 matmul = register_binary(MatMul, "matmul", np.matmul, operator="matmul")
 
 
@@ -242,6 +358,21 @@ class Linear(Function):
             grad_x = grad @ weight.T if need_x else None
             return grad_x, x.T @ grad if need_w else None, grad if need_b else None
         return (*_matmul_grads(x, weight, grad, need_x, need_w), grad if need_b else None)
+
+    @staticmethod
+    def jvp(ctx, tx, tw, tb):  # d(xW + b) = dx W + x dW + db
+        x, weight, _ = ctx.inputs
+        return _sum(None if tx is None else tx @ weight, None if tw is None else x @ tw, tb)
+
+    @staticmethod
+    def batch(b, x, weight, bias=None):
+        batched_x, batched_w, batched_b = b.dims
+        if not (batched_w or batched_b):  # a batch of inputs: still one affine op
+            return Linear.apply(x, weight, bias)
+        out = _matmul_batch(b, x, weight, batched_x, batched_w)  # per-example weights
+        if bias is None:
+            return out
+        return Add.apply(*b.elementwise(out, bias, dims=(batched_x or batched_w, batched_b)))
 
 
 @register()
@@ -289,6 +420,28 @@ class Einsum(Function):
                 Einsum.apply(grad, *others, *extra, subscripts=spec, optimize=ctx.optimize)
             )
         return tuple(grads)
+
+    @staticmethod
+    def jvp(ctx, *tangents, subscripts, optimize=False):  # linear in each operand: sum the terms
+        xs = ctx.inputs
+        return _sum(
+            *[
+                Einsum.apply(*xs[:k], t, *xs[k + 1 :], subscripts=subscripts, optimize=optimize)
+                for k, t in enumerate(tangents)
+                if t is not None
+            ]
+        )
+
+    @staticmethod
+    def batch(b, *operands, subscripts, optimize=False):  # fresh labels for the batch axes
+        unused = sorted(set(string.ascii_letters) - set(subscripts))
+        if len(unused) < b.nb:
+            raise ValueError(f"einsum: no letters left for {b.nb} vmap axes in {subscripts!r}")
+        lead = "".join(unused[: b.nb])
+        terms, output = subscripts.split("->")
+        terms = [lead + t if d else t for t, d in zip(terms.split(","), b.dims)]
+        spec = ",".join(terms) + "->" + lead + output
+        return Einsum.apply(*operands, subscripts=spec, optimize=optimize)
 
 
 def _einsum_vjp_spec(
@@ -339,7 +492,7 @@ def einsum(subscripts: str, *operands: Any, optimize: bool | str = False) -> Ten
         )
     if not any(isinstance(x, Tensor) for x in operands) and operands:
         operands = (as_tensor(operands[0]), *operands[1:])
-    shapes = [np.shape(value(x)) for x in operands]
+    shapes = [x.shape if isinstance(x, Tensor) else np.shape(x) for x in operands]
     spec = _explicit_subscripts(subscripts, shapes)
     return Einsum.apply(*operands, subscripts=spec, optimize=optimize)
 
@@ -404,6 +557,14 @@ class Sum(Function):
     def backward(ctx, grad):  # every summed element gets the gradient of the sum
         return np.broadcast_to(grad.reshape(ctx.kept), ctx.shape)
 
+    @staticmethod
+    def jvp(ctx, t, axis=None, keepdims=False):  # a sum is linear: the sum of the tangents
+        return t.sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def batch(b, x, axis=None, keepdims=False):  # the same logical axes, shifted
+        return Sum.apply(x, axis=b.axes(axis, b.ndim(x), "sum"), keepdims=keepdims)
+
 
 @register(method=True, numpy=np.sum)
 def sum(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -430,6 +591,17 @@ class Max(Function):
         share = (mask / mask.sum(axis=ctx.axis, keepdims=True)).astype(grad.dtype)
         return grad.reshape(ctx.kept) * share
 
+    @staticmethod
+    def jvp(ctx, t, axis=None, keepdims=False):  # the tangent at the maximum; ties share it
+        (a,) = ctx.inputs
+        mask = value(a) == value(ctx.out).reshape(_kept_shape(np.shape(value(a)), axis))
+        share = (mask / mask.sum(axis=axis, keepdims=True)).astype(t.dtype)
+        return (t * share).sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def batch(b, x, axis=None, keepdims=False):
+        return Max.apply(x, axis=b.axes(axis, b.ndim(x), "max"), keepdims=keepdims)
+
 
 @register(method=True, numpy=(np.max, np.amax))
 def max(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -448,6 +620,12 @@ class Min(Max):
         ctx.save_for_backward(a, out)
         ctx.axis, ctx.kept = axis, _kept_shape(a.shape, axis)
         return out
+
+    jvp = staticmethod(Max.jvp)  # the tangent at the extremum (out tells which); ties share it
+
+    @staticmethod
+    def batch(b, x, axis=None, keepdims=False):
+        return Min.apply(x, axis=b.axes(axis, b.ndim(x), "min"), keepdims=keepdims)
 
 
 @register(method=True, numpy=(np.min, np.amin))
@@ -477,6 +655,20 @@ class Prod(Function):
         # multiply the others out. (prod / a_i differentiated again is prod / (a_i a_j) -
         # prod / a_i^2 for j = i, which cancels catastrophically for a small a_i.)
         return grad * _product_of_others(a, ctx.axis)
+
+    @staticmethod
+    def jvp(ctx, t, axis=None, keepdims=False):  # sum_i (the product of the others) da_i
+        (a,) = ctx.inputs
+        product, kept = value(ctx.out), _kept_shape(np.shape(value(a)), axis)
+        if type(a) is np.ndarray and (product != 0).all() and np.isfinite(product).all():
+            others = ctx.out.reshape(kept) / a  # as in backward: prod / a_i when it is exact
+        else:
+            others = _product_of_others(a, axis)
+        return (t * others).sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def batch(b, x, axis=None, keepdims=False):
+        return Prod.apply(x, axis=b.axes(axis, b.ndim(x), "prod"), keepdims=keepdims)
 
 
 def _product_of_others(a: Any, axis: Any) -> Any:
@@ -531,6 +723,18 @@ class LogSumExp(Function):
         shifted = np.exp(a - ctx.peak)
         return grad.reshape(ctx.peak.shape) * shifted / shifted.sum(axis=ctx.axis, keepdims=True)
 
+    @staticmethod
+    def jvp(ctx, t, axis=None, keepdims=False):  # d lse = sum_i softmax(a)_i da_i
+        (a,) = ctx.inputs
+        peak = value(a).max(axis=axis, keepdims=True)
+        shifted = np.exp(a - np.where(np.isfinite(peak), peak, 0))  # stable, as in forward
+        total = shifted.sum(axis=axis, keepdims=keepdims)
+        return (t * shifted).sum(axis=axis, keepdims=keepdims) / total
+
+    @staticmethod
+    def batch(b, x, axis=None, keepdims=False):
+        return LogSumExp.apply(x, axis=b.axes(axis, b.ndim(x), "logsumexp"), keepdims=keepdims)
+
 
 @register(method=True)
 def logsumexp(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
@@ -552,6 +756,16 @@ class Cumsum(Function):
         reverse_sum = np.flip(np.cumsum(np.flip(grad, axis), axis), axis)
         return reverse_sum.reshape(ctx.shape)
 
+    @staticmethod
+    def jvp(ctx, t, axis=None):  # linear: the running sum of the tangent
+        return np.cumsum(t, axis=axis)
+
+    @staticmethod
+    def batch(b, x, axis=None):  # axis None: each example's elements, flattened
+        if axis is None:
+            return Cumsum.apply(x.reshape(*b.sizes, -1), axis=b.nb)
+        return Cumsum.apply(x, axis=b.axis(axis, b.ndim(x), "cumsum"))
+
 
 @register(method=True, numpy=np.cumsum)
 def cumsum(x: Any, axis: int | None = None) -> Tensor:
@@ -571,6 +785,14 @@ class BroadcastTo(Function):
     def backward(ctx, grad):  # the engine sums the gradient back to the input's shape
         return grad
 
+    @staticmethod
+    def jvp(ctx, t, shape):  # linear: the tangent moves like the value
+        return np.broadcast_to(t, shape)
+
+    @staticmethod
+    def batch(b, x, shape):  # pad the example's axes as numpy would, then broadcast
+        return BroadcastTo.apply(b.pad(x, len(shape)), shape=(*b.sizes, *shape))
+
 
 @register(numpy=np.broadcast_to)
 def broadcast_to(x: Any, shape: tuple[int, ...]) -> Tensor:
@@ -589,6 +811,14 @@ class Reshape(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad.reshape(ctx.shape)
+
+    @staticmethod
+    def jvp(ctx, t, shape):  # linear: the tangent moves like the value
+        return t.reshape(shape)
+
+    @staticmethod
+    def batch(b, x, shape):
+        return Reshape.apply(x, shape=(*b.sizes, *shape))
 
 
 @register(method=True)
@@ -618,6 +848,20 @@ class Transpose(Function):
     def backward(ctx, grad):  # undo the permutation
         return grad.transpose(None if ctx.axes is None else tuple(np.argsort(ctx.axes)))
 
+    @staticmethod
+    def jvp(ctx, t, axes=None):  # linear: the tangent moves like the value
+        return t.transpose(axes)
+
+    @staticmethod
+    def batch(b, x, axes=None):  # the batch axes stay in front
+        ndim = b.ndim(x)
+        axes = (
+            range(ndim)[::-1]
+            if axes is None
+            else [b.axis(a, ndim, "transpose") - b.nb for a in axes]
+        )
+        return Transpose.apply(x, axes=(*range(b.nb), *(b.nb + a for a in axes)))
+
 
 @register(method=True)
 def transpose(x: Any, *axes: Any) -> Tensor:
@@ -644,6 +888,14 @@ class Cast(Function):
     def backward(ctx, grad):
         return grad.astype(ctx.dtype)
 
+    @staticmethod
+    def jvp(ctx, t, dtype):  # the tangent converted like the value
+        return t.astype(dtype)
+
+    @staticmethod
+    def batch(b, x, dtype):
+        return Cast.apply(x, dtype=dtype)
+
 
 @register(method=True, public=False)
 def astype(x: Tensor, dtype: Any) -> Tensor:
@@ -666,6 +918,15 @@ class GetItem(Function):
     def backward(ctx, grad):  # scatter back; repeated indices add up
         return IndexAdd.apply(grad, shape=ctx.shape, index=ctx.index)
 
+    @staticmethod
+    def jvp(ctx, t, index):  # linear: the tangent moves like the value
+        return t[index]
+
+    @staticmethod
+    def batch(b, x, index):  # index every example alike: slices over the batch axes
+        index, position = b.index(index)
+        return b.to_front(GetItem.apply(x, index=index), position)
+
 
 class IndexAdd(Function):
     """zeros(shape) with `grad` added at `index` (the transpose of indexing)."""
@@ -680,6 +941,16 @@ class IndexAdd(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad[ctx.index]
+
+    @staticmethod
+    def jvp(ctx, t, shape, index):  # linear: the tangent scattered like the value
+        return IndexAdd.apply(t, shape=shape, index=index)
+
+    @staticmethod
+    def batch(b, grad, shape, index):
+        index, position = b.index(index)
+        grad = b.from_front(grad, position)  # where numpy's indexing puts the batch axes
+        return IndexAdd.apply(grad, shape=(*b.sizes, *shape), index=index)
 
 
 @register(method="__getitem__", public=False)
@@ -707,6 +978,19 @@ class Concatenate(Function):
         lead = (slice(None),) * axis
         return tuple(grad[lead + (slice(lo, hi),)] for lo, hi in zip(edges, edges[1:]))
 
+    @staticmethod
+    def jvp(ctx, *tangents, axis=0):  # the tangents joined (zeros where an input has none)
+        parts = [
+            np.zeros(np.shape(value(x)), ctx.out.dtype) if t is None else t
+            for x, t in zip(ctx.inputs, tangents)
+        ]
+        return np.concatenate(parts, axis=axis)
+
+    @staticmethod
+    def batch(b, *xs, axis=0):  # every input needs the batch axes: concatenate never broadcasts
+        xs = [b.full(x, d) for x, d in zip(xs, b.dims)]
+        return Concatenate.apply(*xs, axis=b.axis(axis, np.ndim(xs[0]) - b.nb, "concatenate"))
+
 
 @register(numpy=np.concatenate)
 def concatenate(tensors: Any, axis: int = 0) -> Tensor:
@@ -728,6 +1012,14 @@ class Flip(Function):
     def backward(ctx, grad):  # flipping again puts each gradient back in its place
         return np.flip(grad, ctx.axis)
 
+    @staticmethod
+    def jvp(ctx, t, axis=None):  # linear: the tangent moves like the value
+        return np.flip(t, axis)
+
+    @staticmethod
+    def batch(b, x, axis=None):  # never the batch axes
+        return Flip.apply(x, axis=b.axes(axis, b.ndim(x), "flip"))
+
 
 @register(method=True, numpy=np.flip)
 def flip(x: Any, axis: int | tuple[int, ...] | None = None) -> Tensor:
@@ -748,6 +1040,19 @@ class Pad(Function):
     @staticmethod
     def backward(ctx, grad):  # the input's block of the output; the padding is constant
         return grad[ctx.index]
+
+    @staticmethod
+    def jvp(ctx, t, pad_width, constant_values=0):  # the padding is constant: tangent 0
+        return Pad.apply(t, pad_width=pad_width, constant_values=0)
+
+    @staticmethod
+    def batch(b, x, pad_width, constant_values=0):  # no padding on the batch axes
+        ndim = b.ndim(x)
+        widths = [(0, 0)] * b.nb + np.broadcast_to(pad_width, (ndim, 2)).tolist()
+        values = np.asarray(constant_values)
+        if values.size > 1:  # per-axis constants, as numpy allows
+            values = [(0, 0)] * b.nb + np.broadcast_to(values, (ndim, 2)).tolist()
+        return Pad.apply(x, pad_width=widths, constant_values=values)
 
 
 def _pad_before(pad_width: Any, ndim: int) -> list[int]:
@@ -796,6 +1101,14 @@ class Exp(Function):
         (out,) = ctx.saved_tensors
         return grad * out
 
+    @staticmethod
+    def jvp(ctx, t):  # d e^a = e^a da
+        return t * ctx.out
+
+    @staticmethod
+    def batch(b, x):
+        return Exp.apply(x)
+
 
 @register(method=True, numpy=np.exp)
 def exp(x: Any) -> Tensor:
@@ -815,6 +1128,14 @@ class Log(Function):
     def backward(ctx, grad):  # d(log a)/da = 1/a
         (a,) = ctx.saved_tensors
         return grad / a
+
+    @staticmethod
+    def jvp(ctx, t):  # d log a = da / a
+        return t / ctx.inputs[0]
+
+    @staticmethod
+    def batch(b, x):
+        return Log.apply(x)
 
 
 @register(method=True, numpy=np.log)
@@ -837,6 +1158,14 @@ class ReLU(Function):
         (out,) = ctx.saved_tensors
         return grad * (out > 0)  # a comparison gives a plain mask, for Tensors too
 
+    @staticmethod
+    def jvp(ctx, t):  # da where a > 0, else 0
+        return t * (ctx.out > 0)
+
+    @staticmethod
+    def batch(b, x):
+        return ReLU.apply(x)
+
 
 @register(method=True)
 def relu(x: Any) -> Tensor:
@@ -857,6 +1186,14 @@ class Tanh(Function):
     def backward(ctx, grad):  # d tanh(a)/da = 1 - tanh(a)^2
         (out,) = ctx.saved_tensors
         return grad * (1 - out * out)
+
+    @staticmethod
+    def jvp(ctx, t):  # d tanh(a) = (1 - tanh(a)^2) da
+        return t * (1 - ctx.out * ctx.out)
+
+    @staticmethod
+    def batch(b, x):
+        return Tanh.apply(x)
 
 
 @register(method=True, numpy=np.tanh)
@@ -881,6 +1218,14 @@ class Sigmoid(Function):
         (out,) = ctx.saved_tensors
         return grad * out * (1 - out)
 
+    @staticmethod
+    def jvp(ctx, t):  # d s(a) = s(a) (1 - s(a)) da
+        return t * ctx.out * (1 - ctx.out)
+
+    @staticmethod
+    def batch(b, x):
+        return Sigmoid.apply(x)
+
 
 @register(method=True)
 def sigmoid(x: Any) -> Tensor:
@@ -900,6 +1245,14 @@ class Abs(Function):
     def backward(ctx, grad):  # sign(a), 0 at 0
         (a,) = ctx.saved_tensors
         return grad * np.sign(value(a))
+
+    @staticmethod
+    def jvp(ctx, t):  # d|a| = sign(a) da, 0 at 0
+        return t * np.sign(value(ctx.inputs[0]))
+
+    @staticmethod
+    def batch(b, x):
+        return Abs.apply(x)
 
 
 @register(method=("abs", "__abs__"), numpy=(np.abs, np.absolute))
@@ -922,6 +1275,14 @@ class Sqrt(Function):
         (out,) = ctx.saved_tensors
         return grad / (2 * out)
 
+    @staticmethod
+    def jvp(ctx, t):  # d sqrt(a) = da / (2 sqrt(a))
+        return t / (2 * ctx.out)
+
+    @staticmethod
+    def batch(b, x):
+        return Sqrt.apply(x)
+
 
 @register(method=True, numpy=np.sqrt)
 def sqrt(x: Any) -> Tensor:
@@ -941,6 +1302,14 @@ class Sin(Function):
     def backward(ctx, grad):  # d sin(a)/da = cos(a)
         (a,) = ctx.saved_tensors
         return grad * np.cos(a)
+
+    @staticmethod
+    def jvp(ctx, t):  # d sin(a) = cos(a) da
+        return t * np.cos(ctx.inputs[0])
+
+    @staticmethod
+    def batch(b, x):
+        return Sin.apply(x)
 
 
 @register(method=True, numpy=np.sin)
@@ -962,6 +1331,14 @@ class Cos(Function):
         (a,) = ctx.saved_tensors
         return grad * -np.sin(a)
 
+    @staticmethod
+    def jvp(ctx, t):  # d cos(a) = -sin(a) da
+        return t * -np.sin(ctx.inputs[0])
+
+    @staticmethod
+    def batch(b, x):
+        return Cos.apply(x)
+
 
 @register(method=True, numpy=np.cos)
 def cos(x: Any) -> Tensor:
@@ -981,6 +1358,14 @@ class Log1p(Function):
     def backward(ctx, grad):  # d log(1 + a)/da = 1 / (1 + a)
         (a,) = ctx.saved_tensors
         return grad / (1 + a)
+
+    @staticmethod
+    def jvp(ctx, t):  # d log(1 + a) = da / (1 + a)
+        return t / (1 + ctx.inputs[0])
+
+    @staticmethod
+    def batch(b, x):
+        return Log1p.apply(x)
 
 
 @register(method=True, numpy=np.log1p)
@@ -1002,6 +1387,14 @@ class Expm1(Function):
     def backward(ctx, grad):  # d(e^a - 1)/da = e^a = out + 1
         (out,) = ctx.saved_tensors
         return grad * (out + 1)
+
+    @staticmethod
+    def jvp(ctx, t):  # d(e^a - 1) = e^a da
+        return t * (ctx.out + 1)
+
+    @staticmethod
+    def batch(b, x):
+        return Expm1.apply(x)
 
 
 @register(method=True, numpy=np.expm1)
@@ -1026,6 +1419,16 @@ class Maximum(Function):
         need_a, need_b = ctx.needs_input_grad
         return grad * to_a if need_a else None, grad * (1 - to_a) if need_b else None
 
+    @staticmethod
+    def jvp(ctx, ta, tb):  # the tangent of the larger input; ties average the two
+        a, b = map(value, ctx.inputs)
+        to_a = ((a > b) + 0.5 * (a == b)).astype(ctx.out.dtype)
+        return _sum(None if ta is None else ta * to_a, None if tb is None else tb * (1 - to_a))
+
+    @staticmethod
+    def batch(b, x, y):
+        return Maximum.apply(*b.elementwise(x, y))
+
 
 maximum = register_binary(Maximum, "maximum", np.maximum)
 
@@ -1045,6 +1448,16 @@ class Minimum(Function):
         to_a = ((a < b) + 0.5 * (a == b)).astype(grad.dtype)
         need_a, need_b = ctx.needs_input_grad
         return grad * to_a if need_a else None, grad * (1 - to_a) if need_b else None
+
+    @staticmethod
+    def jvp(ctx, ta, tb):  # the tangent of the smaller input; ties average the two
+        a, b = map(value, ctx.inputs)
+        to_a = ((a < b) + 0.5 * (a == b)).astype(ctx.out.dtype)
+        return _sum(None if ta is None else ta * to_a, None if tb is None else tb * (1 - to_a))
+
+    @staticmethod
+    def batch(b, x, y):
+        return Minimum.apply(*b.elementwise(x, y))
 
 
 minimum = register_binary(Minimum, "minimum", np.minimum)
@@ -1076,6 +1489,25 @@ class Clip(Function):
             grad * ~(to_a | to_low) if need_high else None,
         )
 
+    @staticmethod
+    def jvp(ctx, ta, tlow, thigh):  # the tangent of the input the value comes from
+        a, low, high = (value(v) for v in ctx.inputs)
+        to_a = True if low is None else low <= a  # the same masks as backward
+        if high is not None:
+            to_a = to_a & (a <= high)
+        to_low = False
+        if low is not None:
+            to_low = a < low if high is None else (a < low) & (low < high)
+        return _sum(
+            None if ta is None else ta * to_a,
+            None if tlow is None else tlow * to_low,
+            None if thigh is None else thigh * ~(to_a | to_low),
+        )
+
+    @staticmethod
+    def batch(b, x, low, high):
+        return Clip.apply(*b.elementwise(x, low, high))
+
 
 @register(method=True, numpy=np.clip)
 def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
@@ -1105,11 +1537,23 @@ class Where(Function):
         cond = ctx.condition
         return grad * cond if need_a else None, grad * ~cond if need_b else None
 
+    @staticmethod
+    def jvp(ctx, ta, tb, condition):  # the tangent of the input chosen
+        ta, tb = 0.0 if ta is None else ta, 0.0 if tb is None else tb
+        return Where.apply(ta, tb, condition=condition)
+
+    @staticmethod
+    def batch(b, x, y, condition):
+        dims = (*b.dims, "condition" in b.kwdims)
+        x, y, condition = b.elementwise(x, y, condition, dims=dims)
+        return Where.apply(x, y, condition=condition)
+
 
 @register(numpy=np.where)
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """`a` where `condition` is true, else `b` (broadcasting); no gradient to `condition`."""
-    condition = np.asarray(value(condition))
+    if not getattr(condition, "_batched", False):  # (a batched mask inside vmap stays one)
+        condition = np.asarray(value(condition))
     if condition.dtype != bool:
         raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
     if not (isinstance(a, Tensor) or isinstance(b, Tensor)):
@@ -1131,6 +1575,14 @@ class LeakyReLU(Function):
     def backward(ctx, grad):  # 1 where a > 0, else negative_slope (also at 0, as PyTorch)
         (a,) = ctx.saved_tensors
         return np.where(value(a) > 0, grad, grad * ctx.negative_slope)
+
+    @staticmethod
+    def jvp(ctx, t, negative_slope=0.01):  # da where a > 0, else negative_slope da
+        return np.where(value(ctx.inputs[0]) > 0, t, t * negative_slope)
+
+    @staticmethod
+    def batch(b, x, negative_slope=0.01):
+        return LeakyReLU.apply(x, negative_slope=negative_slope)
 
 
 @register(method=True)
@@ -1161,6 +1613,16 @@ class GELU(Function):
         s = Sigmoid.apply(2 * _GELU_K * (a + _GELU_C * a**3))  # recomputed: differentiable
         return grad * (s + a * s * (1 - s) * (2 * _GELU_K) * (1 + 3 * _GELU_C * a * a))
 
+    @staticmethod
+    def jvp(ctx, t):  # the same derivative as backward, times the tangent
+        (a,) = ctx.inputs
+        s = Sigmoid.apply(2 * _GELU_K * (a + _GELU_C * a**3))
+        return t * (s + a * s * (1 - s) * (2 * _GELU_K) * (1 + 3 * _GELU_C * a * a))
+
+    @staticmethod
+    def batch(b, x):
+        return GELU.apply(x)
+
 
 @register(method=True)
 def gelu(x: Any) -> Tensor:
@@ -1188,6 +1650,15 @@ class Softmax(Function):
         (s,) = ctx.saved_tensors
         return s * (grad - (grad * s).sum(axis=ctx.axis, keepdims=True))
 
+    @staticmethod
+    def jvp(ctx, t, axis=-1):  # the Jacobian is symmetric: the same formula as backward
+        s = ctx.out
+        return s * (t - (t * s).sum(axis=axis, keepdims=True))
+
+    @staticmethod
+    def batch(b, x, axis=-1):  # axis is >= 0 (the public function normalises it)
+        return Softmax.apply(x, axis=axis + b.nb)
+
 
 @register()
 def softmax(x: Any, axis: int = -1) -> Tensor:
@@ -1211,6 +1682,14 @@ class LogSoftmax(Function):
     def backward(ctx, grad):  # dL/da = g - softmax(a) * sum(g)
         (out,) = ctx.saved_tensors
         return grad - np.exp(out) * grad.sum(axis=ctx.axis, keepdims=True)
+
+    @staticmethod
+    def jvp(ctx, t, axis=-1):  # d out = da - sum(softmax(a) da)
+        return t - (np.exp(ctx.out) * t).sum(axis=axis, keepdims=True)
+
+    @staticmethod
+    def batch(b, x, axis=-1):
+        return LogSoftmax.apply(x, axis=axis + b.nb)
 
 
 @register()
@@ -1264,6 +1743,28 @@ class SoftmaxCrossEntropy(Function):
             return (probs - targets) * grad.reshape((n, 1)), None
         return (probs - targets) * (grad / n if ctx.reduction == "mean" else grad), None
 
+    @staticmethod
+    def jvp(ctx, tz, tt, reduction="mean", one_hot=False):  # dL = sum_k (T s_k - t_k) dz_k
+        logits, targets = ctx.inputs  # targets get no derivative (as in backward): tt unused
+        probs = Softmax.apply(logits, axis=1)
+        if not one_hot:
+            probs = probs * targets.sum(axis=1, keepdims=True)
+        losses = ((probs - targets) * tz).sum(axis=1)
+        if reduction == "none":
+            return losses
+        return losses.sum() / len(value(logits)) if reduction == "mean" else losses.sum()
+
+    @staticmethod
+    def batch(b, logits, targets, reduction="mean", one_hot=False):  # all rows as one (N, C)
+        logits, targets = b.full(logits, b.dims[0]), b.full(targets, b.dims[1])
+        n, c = np.shape(logits)[-2:]
+        losses = SoftmaxCrossEntropy.apply(
+            logits.reshape(-1, c), targets.reshape(-1, c), reduction="none", one_hot=one_hot
+        ).reshape(*b.sizes, n)
+        if reduction == "none":
+            return losses
+        return losses.sum(axis=-1) / n if reduction == "mean" else losses.sum(axis=-1)
+
 
 @register()
 def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
@@ -1284,13 +1785,20 @@ def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") ->
             f"softmax_cross_entropy: logits must have shape (N, C), got {logits.shape}"
         )
     n, c = logits.shape
-    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    batched = getattr(targets, "_batched", False)  # each example's targets, inside vmap
+    if not batched:
+        targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if targets.ndim == 1:
         if targets.shape[0] != n:
             raise ValueError(
                 f"softmax_cross_entropy: {targets.shape[0]} targets for {n} rows of logits"
             )
-        rows = one_hot_rows(targets, c, logits.dtype, "softmax_cross_entropy")
+        if batched:
+            rows = targets._map_rows(
+                lambda t: one_hot_rows(t, c, logits.dtype, "softmax_cross_entropy")
+            )
+        else:
+            rows = one_hot_rows(targets, c, logits.dtype, "softmax_cross_entropy")
         return SoftmaxCrossEntropy.apply(logits, rows, reduction=reduction, one_hot=True)
     if targets.shape != (n, c):
         raise ValueError(

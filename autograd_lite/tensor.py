@@ -43,7 +43,9 @@ class Tensor:
     tensor created with `requires_grad=True` holds d(loss)/d(leaf) in `.grad`.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    # _tangents: {jvp level: tangent} while al.func.jvp runs (see func.py); unset otherwise.
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_tangents", "__weakref__")
+    _batched = False  # True for func.BatchedTensor, a Tensor's view of one example in vmap
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
         self.data: np.ndarray = _as_data(data, requires_grad)
