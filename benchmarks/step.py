@@ -23,7 +23,7 @@ import numpy as np
 import autograd_lite as al
 from autograd_lite import nn, optim
 from models import manual
-from models.moons import load_moons
+from models.data import load_moons
 
 CASES = [  # (name, hidden units, batch size, repeats)
     ("tutorial: 2-64-2, batch 10", 64, 10, 15),
@@ -44,7 +44,8 @@ def hand_epoch(params: dict, X: np.ndarray, y: np.ndarray, order: list) -> Calla
     def run() -> dict:
         model = params
         for idx in order:
-            model = manual._sgd(model, manual._backward(model, X[idx], y[idx]), LR)
+            grads = manual.backward(model, X[idx], y[idx], check=False)  # checked once, below
+            model = manual.sgd(model, grads, LR, check=False)
         return model
 
     return run
@@ -103,7 +104,8 @@ def torch_epoch(params: dict, X: np.ndarray, y: np.ndarray, order: list) -> Call
 
 def measure(hidden: int, batch_size: int, repeats: int, seed: int) -> dict:
     X, _, y, _ = load_moons()
-    params = manual.init_network(n_hidden=hidden, rng=seed)
+    params = manual.init_network(hidden=hidden, rng=seed)
+    manual.check_batch(params, X, y)
     order = batches(len(X), batch_size, seed)
     runners = {"hand-derived numpy": hand_epoch(params, X, y, order)}
     runners["autograd_lite"] = autograd_epoch(params, X, y, order)

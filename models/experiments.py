@@ -14,9 +14,12 @@ then the shuffles.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,9 +29,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from models.moons import MoonClassifier, load_moons
-
-Data = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+from autograd_lite import validate
+from models import tutorial
+from models.data import Data, load_moons
+from models.estimator import MoonClassifier
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,9 @@ _DATA: Data | None = None  # the data a worker process trains on (set by _init_w
 
 def _init_worker(data: Data | None) -> None:
     global _DATA
+    # Ctrl-C reaches every process of the terminal's group: the parent alone handles it
+    # (it stops the workers), so the workers print no tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _DATA = data if data is not None else load_moons()
     # Tiny matrices: BLAS threads would only fight the other worker for the cores, and a
     # fixed single thread keeps every result independent of the machine's core count.
@@ -127,7 +134,9 @@ def run_trainings(
     ``workers=None`` uses every available core; 1 runs in this process. A tqdm bar on
     stderr counts finished trainings unless ``progress`` is False.
     """
-    workers = default_workers(len(tasks)) if workers is None else _positive("workers", workers)
+    if workers is None:
+        workers = default_workers(len(tasks))
+    workers = validate.positive_int(workers, "workers")
     results = np.empty(len(tasks))
     bar = partial(tqdm, total=len(tasks), desc=desc, unit="run", file=sys.stderr)
     if workers == 1 or len(tasks) <= 1:
@@ -137,50 +146,58 @@ def run_trainings(
                 results[i] = train_and_score(task, data)
                 progress_bar.update()
         return results
+    # The costliest trainings first, so that no worker is left with a long one at the end.
+    order = sorted(range(len(tasks)), key=lambda i: -tasks[i].hidden * tasks[i].epochs)
     pool = ProcessPoolExecutor(min(workers, len(tasks)), None, _init_worker, (data,))
     try:
-        # The costliest trainings first, so that no worker is left with a long one at the end.
-        order = sorted(range(len(tasks)), key=lambda i: -tasks[i].hidden * tasks[i].epochs)
-        # Submitting starts the workers: before the progress bar starts its monitor thread.
-        futures = {pool.submit(_worker_task, tasks[i]): i for i in order}
+        # Submitting starts the workers (before the progress bar starts its monitor thread),
+        # with Ctrl-C ignored until their initializer has said so for good.
+        with _sigint_ignored():
+            futures = {pool.submit(_worker_task, tasks[i]): i for i in order}
         with bar(disable=not progress) as progress_bar:
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
                 progress_bar.update()
-    except BaseException:
+    except BaseException:  # Ctrl-C or a failed training: stop the others now
+        _terminate(pool)
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
     return results
 
 
-def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C in the main thread for a moment; processes started meanwhile inherit it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
-def _seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return int(seed)
-
-
-def _check_lr(lr: Any) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < float("inf"):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    return float(lr)
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers at once rather than after their current training (before shutdown)."""
+    stop = getattr(pool, "terminate_workers", None)  # Python 3.14
+    if stop is not None:
+        stop()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 # ------------------------------------------------------------------------------ experiments
 def repeat(
-    runs: int = 100,
-    hidden: int = 64,
-    batch_size: int = 10,
-    epochs: int = 10,
+    runs: int = tutorial.RUNS,
+    hidden: int = tutorial.HIDDEN,
+    batch_size: int = tutorial.BATCH_SIZE,
+    epochs: int = tutorial.EPOCHS,
     seed: int = 0,
     *,
-    lr: float = 1e-4,
+    lr: float = tutorial.LR,
     workers: int | None = None,
     progress: bool = True,
     data: Data | None = None,
@@ -190,9 +207,10 @@ def repeat(
     Run ``i`` is seeded by ``SeedSequence(seed, spawn_key=(i,))``. ``std`` is the population
     standard deviation (``np.std``). The tutorial reported mean 0.94541, std 0.019558.
     """
-    runs, hidden = _positive("runs", runs), _positive("hidden", hidden)
-    batch_size, epochs = _positive("batch_size", batch_size), _positive("epochs", epochs)
-    seed, lr = _seed(seed), _check_lr(lr)
+    runs, hidden = validate.positive_int(runs, "runs"), validate.positive_int(hidden, "hidden")
+    batch_size = validate.positive_int(batch_size, "batch_size")
+    epochs = validate.positive_int(epochs, "epochs")
+    seed, lr = validate.seed(seed), validate.learning_rate(lr)
     tasks = [
         Training(hidden, batch_size, epochs, lr, np.random.SeedSequence(seed, spawn_key=(i,)))
         for i in range(runs)
@@ -205,14 +223,14 @@ def repeat(
 
 
 def width_sweep(
-    min_hidden: int = 3,
-    max_hidden: int = 40,
-    trials: int = 3,
-    batch_size: int = 10,
-    epochs: int = 100,
+    min_hidden: int = tutorial.SWEEP_MIN_HIDDEN,
+    max_hidden: int = tutorial.SWEEP_MAX_HIDDEN,
+    trials: int = tutorial.SWEEP_TRIALS,
+    batch_size: int = tutorial.BATCH_SIZE,
+    epochs: int = tutorial.SWEEP_EPOCHS,
     seed: int = 0,
     *,
-    lr: float = 1e-4,
+    lr: float = tutorial.LR,
     workers: int | None = None,
     progress: bool = True,
     data: Data | None = None,
@@ -223,18 +241,17 @@ def width_sweep(
     of 37,500 steps. Trial ``t`` of width ``w`` is seeded by ``SeedSequence(seed,
     spawn_key=(w, t))``, so a width's numbers do not depend on the range swept.
     """
-    min_hidden, max_hidden = (
-        _positive("min_hidden", min_hidden),
-        _positive("max_hidden", max_hidden),
-    )
+    min_hidden = validate.positive_int(min_hidden, "min_hidden")
+    max_hidden = validate.positive_int(max_hidden, "max_hidden")
     if max_hidden <= min_hidden:
         raise ValueError(
             f"max_hidden must be greater than min_hidden (widths range(min_hidden, max_hidden)),"
             f" got min_hidden={min_hidden}, max_hidden={max_hidden}"
         )
-    trials = _positive("trials", trials)
-    batch_size, epochs = _positive("batch_size", batch_size), _positive("epochs", epochs)
-    seed, lr = _seed(seed), _check_lr(lr)
+    trials = validate.positive_int(trials, "trials")
+    batch_size = validate.positive_int(batch_size, "batch_size")
+    epochs = validate.positive_int(epochs, "epochs")
+    seed, lr = validate.seed(seed), validate.learning_rate(lr)
     widths = np.arange(min_hidden, max_hidden)
     tasks = [
         Training(

@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 
 from models import experiments
+from models.data import load_moons
+from models.estimator import MoonClassifier
 from models.experiments import Training, repeat, train_and_score, width_sweep
-from models.moons import MoonClassifier, load_moons
 
 
 @pytest.fixture(scope="module")
 def small():
     """A small moons split: 300 training rows, 100 test rows."""
-    return load_moons(n_samples=400, random_state=0)
+    return load_moons(n_samples=400, seed=0)
 
 
 def small_repeat(small, **kwargs):
