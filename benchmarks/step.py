@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 import autograd_lite as al
-from autograd_lite import nn, optim
+from autograd_lite import nn, optim, validate
 from models import manual
 from models.data import load_moons
 
@@ -30,6 +30,7 @@ CASES = [  # (name, hidden units, batch size, repeats)
     ("large: 2-512-2, batch 1000", 512, 1000, 15),
 ]
 LR = 1e-4
+MAX_SEED, MAX_REPEATS = 2**32 - 1, 1000
 
 
 def batches(n: int, batch_size: int, seed: int) -> list[np.ndarray]:
@@ -137,14 +138,27 @@ def measure(hidden: int, batch_size: int, repeats: int, seed: int) -> dict:
     }
 
 
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit status 2
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m benchmarks.step", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--seed", type=int, default=0, help="initial parameters and batches")
-    parser.add_argument("--repeats", type=int, default=None, help="timed epochs per library")
+    parser.add_argument(
+        "--seed",
+        type=validate.argtype(validate.seed, upper=MAX_SEED),
+        default=0,
+        help=f"initial parameters and batches, 0 to {MAX_SEED} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=validate.argtype(validate.positive_int, upper=MAX_REPEATS),
+        default=None,
+        help=f"timed epochs per library, 1 to {MAX_REPEATS} (default: 15)",
+    )
     args = parser.parse_args(argv)
-    if args.repeats is not None and args.repeats < 1:
-        parser.error("--repeats must be at least 1")
     report = []
     for name, hidden, batch_size, repeats in CASES:
         result = measure(hidden, batch_size, args.repeats or repeats, args.seed)
