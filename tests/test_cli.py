@@ -459,3 +459,20 @@ def test_the_step_benchmark_refuses_bad_arguments_in_one_line(capsys, argv, mess
     assert info.value.code == 2 and out == ""
     assert err.startswith("python -m benchmarks.step: error: " + message)
     assert err.count("\n") == 1
+
+
+# ------------------------------------------------------------------------------ the README
+def test_the_readme_documents_every_command_and_shows_pictures_that_exist():
+    readme = (REPO / "README.md").read_text()
+    for name in cli.COMMANDS:
+        assert f"| `{name}" in readme, name  # a row of the table of commands
+    images = [line for line in readme.splitlines() if line.startswith("![")]
+    pictures = {line.split("](")[1].rstrip(")") for line in images}
+    assert {
+        "docs/decision_boundary.png",
+        "docs/width_sweep.png",
+        "docs/training_loss.png",
+    } <= pictures
+    for picture in pictures:
+        assert (REPO / picture).read_bytes().startswith(PNG_MAGIC), picture
+    assert "python -m models plot --out-dir docs" in readme
