@@ -35,7 +35,7 @@ BATCH_SIZE = option("--batch-size", type=integer(tutorial.N_TRAIN),
 EPOCHS = option("--epochs", type=integer(MAX_EPOCHS), default=tutorial.EPOCHS,
                 help=f"passes over the training set, 1 to {MAX_EPOCHS}")
 LR = option("--lr", type=number(validate.learning_rate), default=tutorial.LR,
-            help="learning rate (small: the loss is summed over the minibatch)")
+            help="learning rate, > 0 (small: the loss is summed over the minibatch)")
 OPTIMIZER = option("--optimizer", choices=("sgd", "adam"), default="sgd",
                    help="plain SGD (the tutorial's) or Adam")
 INIT = option("--init", choices=("normal", "he", "xavier"), default="normal",
@@ -50,10 +50,11 @@ CLASS_BATCH_SIZE = option("--class-batch-size", type=integer(tutorial.N_TRAIN),
 WORKERS = option("--workers", type=integer(MAX_WORKERS),
                  help=f"processes to train in, 1 to {MAX_WORKERS} (default: one per core); "
                  "the results do not depend on it")
-MIN_HIDDEN = option("--min-hidden", type=integer(MAX_HIDDEN),
-                    default=tutorial.SWEEP_MIN_HIDDEN, help="the sweep's smallest width")
-MAX_HIDDEN_ = option("--max-hidden", type=integer(MAX_HIDDEN + 1),
-                     default=tutorial.SWEEP_MAX_HIDDEN, help="the sweep stops before this width")
+SWEEP_MIN = option("--min-hidden", type=integer(MAX_HIDDEN), default=tutorial.SWEEP_MIN_HIDDEN,
+                   help=f"the sweep's smallest width, 1 to {MAX_HIDDEN}")
+SWEEP_MAX = option("--max-hidden", type=integer(MAX_HIDDEN + 1),
+                   default=tutorial.SWEEP_MAX_HIDDEN,
+                   help=f"the sweep stops before this width, 2 to {MAX_HIDDEN + 1}")
 TRIALS = option("--trials", type=integer(MAX_TRIALS), default=tutorial.SWEEP_TRIALS,
                 help=f"trainings per width, 1 to {MAX_TRIALS}")
 SWEEP_EPOCHS = option("--sweep-epochs", type=integer(MAX_EPOCHS),
@@ -63,8 +64,8 @@ SWEEP_OUT = option("--out", type=writable(suffixes=(".png", ".svg", ".pdf")),
 EPS = option("--eps", type=number(lower=1e-10, upper=0.1), default=1e-6,
              help="finite-difference step, 1e-10 to 0.1")
 RTOL = option("--rtol", type=number(upper=1.0), default=1e-6,
-              help="largest relative difference allowed against the finite differences "
-              "(autograd against hand: 1e-12)")
+              help="largest relative difference allowed against the finite differences, "
+              "up to 1 (autograd against hand: 1e-12)")
 SAVE = option("--save", metavar="FILE", type=writable(),
               help="write the model (settings and weights, autograd_lite's .npz) there, for "
               "'evaluate --load FILE' and 'predict --load FILE'")
@@ -78,7 +79,7 @@ OUT_DIR = option("--out-dir", type=writable(folder=True), default="plots",
 FORMAT = option("--format", choices=("png", "svg", "pdf"), default="png", help="file format")
 TRAINING = (SEED, HIDDEN, BATCH_SIZE, EPOCHS, LR)
 ONE_TRAINING = (*TRAINING, OPTIMIZER, INIT)
-SWEEP = (MIN_HIDDEN, MAX_HIDDEN_, TRIALS)
+SWEEP = (SWEEP_MIN, SWEEP_MAX, TRIALS)
 SWEEP_TRAINING = (SEED, BATCH_SIZE, EPOCHS.but(tutorial.SWEEP_EPOCHS), LR)
 EXPERIMENT = (WORKERS,)  # the options of every command that runs many trainings
 # fmt: on
@@ -99,8 +100,9 @@ def reproduce(args: Namespace) -> cli.Result:
     trainings, and the test accuracy of one run of the class-based model (CLASS_HIDDEN
     units, minibatches of CLASS_BATCH_SIZE), each training seeded from --seed."""
     from models import experiments, report
+    from models.data import load_moons
 
-    data = experiments.load_moons()
+    data = load_moons()
     keys = ("runs", "hidden", "batch_size", "epochs", "seed", "lr", "workers")
     result = experiments.repeat(**settings(args, *keys), progress=progress(args), data=data)
     # The class-based run: one model seeded by --seed itself (the tutorial's NeuralNet).
@@ -193,7 +195,7 @@ def fit(args: Namespace) -> tuple[Any, Any, dict[str, Any]]:
 def train(args: Namespace) -> cli.Result:
     """One training on the tutorial's data; with --save, the model is written to a file.
 
-    Trains on the 3750 training rows and prints the test and training accuracy. A run
+    Trains on the training split and prints the test and training accuracy. A run
     whose loss stops being finite (too large an --lr) stops there, says so on stderr and
     reports "diverged": true."""
     from models import report

@@ -37,13 +37,14 @@ from models.estimator import MoonClassifier
 
 @dataclass(frozen=True)
 class Training:
-    """One training to run: the network's settings and the SeedSequence that seeds it."""
+    """One training to run: the network's settings and what seeds its Generator (a
+    SeedSequence, or an int seed: ``default_rng(seed)``)."""
 
     hidden: int
     batch_size: int
     epochs: int
     lr: float
-    seed: np.random.SeedSequence
+    seed: np.random.SeedSequence | int
     optimizer: str = "sgd"
 
 
