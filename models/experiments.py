@@ -15,12 +15,15 @@ then the shuffles.
 from __future__ import annotations
 
 import contextlib
+import math
+import multiprocessing
 import os
+import queue
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -85,22 +88,35 @@ class SweepResult:
 
 
 # ------------------------------------------------------------------------------ the runs
-_DATA: Data | None = None  # the data a worker process trains on (set by _init_worker)
+# What a worker process trains on, and the event that tells it to stop (set by _init_worker).
+_DATA: Data | None = None
+_STOP: Any = None
 
 
-def _init_worker(data: Data | None) -> None:
-    global _DATA
+class _Stopped(Exception):
+    """A worker's training was stopped (the parent was interrupted)."""
+
+
+def _init_worker(data: Data | None, stop: Any) -> None:
+    global _DATA, _STOP
     # Ctrl-C reaches every process of the terminal's group: the parent alone handles it
-    # (it stops the workers), so the workers print no tracebacks.
+    # (it sets `stop`, which ends the workers' trainings), so no worker prints a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _DATA = data if data is not None else load_moons()
+    if hasattr(signal, "pthread_sigmask"):  # held back by _sigint_deferred while starting
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _DATA, _STOP = (data if data is not None else load_moons()), stop
     # Tiny matrices: BLAS threads would only fight the other worker for the cores, and a
     # fixed single thread keeps every result independent of the machine's core count.
     threadpool_limits(1)
 
 
-def train_and_score(task: Training, data: Data | None = None) -> float:
-    """Fit a `MoonClassifier` as ``task`` says on the training split; its test accuracy."""
+def train_and_score(
+    task: Training, data: Data | None = None, callback: Callable[[int, float], None] | None = None
+) -> float:
+    """Fit a `MoonClassifier` as ``task`` says on the training split; its test accuracy.
+
+    ``callback(epoch, loss)`` is called after each epoch (`MoonClassifier.fit`'s).
+    """
     X_train, X_test, y_train, y_test = data if data is not None else load_moons()
     clf = MoonClassifier(
         hidden=task.hidden,
@@ -110,11 +126,19 @@ def train_and_score(task: Training, data: Data | None = None) -> float:
         optimizer=task.optimizer,
         random_state=np.random.default_rng(task.seed),
     )
-    return float(clf.fit(X_train, y_train).score(X_test, y_test))
+    return float(clf.fit(X_train, y_train, callback=callback).score(X_test, y_test))
+
+
+def _stop_if_asked(epoch: int, loss: float) -> None:
+    if _STOP is not None and _STOP.is_set():
+        raise _Stopped
 
 
 def _worker_task(task: Training) -> float:
-    return train_and_score(task, _DATA)
+    try:
+        return train_and_score(task, _DATA, callback=_stop_if_asked)
+    except _Stopped:
+        return math.nan
 
 
 def default_workers(n_tasks: int | None = None) -> int:
@@ -147,47 +171,87 @@ def run_trainings(
                 results[i] = train_and_score(task, data)
                 progress_bar.update()
         return results
-    # The costliest trainings first, so that no worker is left with a long one at the end.
-    order = sorted(range(len(tasks)), key=lambda i: -tasks[i].hidden * tasks[i].epochs)
-    pool = ProcessPoolExecutor(min(workers, len(tasks)), None, _init_worker, (data,))
-    try:
-        # Submitting starts the workers (before the progress bar starts its monitor thread),
-        # with Ctrl-C ignored until their initializer has said so for good.
-        with _sigint_ignored():
-            futures = {pool.submit(_worker_task, tasks[i]): i for i in order}
-        with bar(disable=not progress) as progress_bar:
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                progress_bar.update()
-    except BaseException:  # Ctrl-C or a failed training: stop the others now
-        _terminate(pool)
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
+    _run_in_pool(tasks, min(workers, len(tasks)), data, results, partial(bar, disable=not progress))
     return results
 
 
+def _run_in_pool(
+    tasks: Sequence[Training],
+    workers: int,
+    data: Data | None,
+    results: np.ndarray,
+    bar: Callable[[], Any],
+) -> None:
+    """Fill ``results`` from a pool of ``workers`` processes, counting them on ``bar()``.
+
+    Ctrl-C must never interrupt concurrent.futures in the middle of its locking (a future's
+    lock left held makes the shutdown hang): while the pool runs, it only raises a flag,
+    the workers are told to stop after their current epoch and KeyboardInterrupt is raised
+    once the pool has shut down.
+    """
+    context = multiprocessing.get_context()
+    stop = context.Event()
+    pool = ProcessPoolExecutor(workers, context, _init_worker, (data, stop))
+    # The costliest trainings first, so that no worker is left with a long one at the end.
+    order = sorted(range(len(tasks)), key=lambda i: -tasks[i].hidden * tasks[i].epochs)
+    with _sigint_as_flag() as interrupted:
+        try:
+            # Submitting starts the workers (see _init_worker), before the progress bar
+            # starts its monitor thread: no thread of ours is forked in the middle of a lock.
+            with _sigint_deferred():
+                futures = {pool.submit(_worker_task, tasks[i]): i for i in order}
+            done: queue.SimpleQueue = queue.SimpleQueue()
+            for future in futures:
+                future.add_done_callback(done.put)
+            with bar() as progress_bar:
+                for _ in range(len(futures)):
+                    future = _next(done, interrupted)
+                    results[futures[future]] = future.result()
+                    progress_bar.update()
+        except BaseException:  # Ctrl-C or a failed training: the others stop after an epoch
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    pool.shutdown()
+
+
+def _next(done: queue.SimpleQueue, interrupted: list[int]) -> Future:
+    """The next finished future, or KeyboardInterrupt if Ctrl-C was pressed meanwhile."""
+    while not interrupted:
+        try:
+            return done.get(timeout=0.2)
+        except queue.Empty:
+            pass
+    raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ignore Ctrl-C in the main thread for a moment; processes started meanwhile inherit it."""
+def _sigint_as_flag() -> Iterator[list[int]]:
+    """In the main thread, Ctrl-C appends to the list yielded instead of raising."""
+    interrupted: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield interrupted
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
     try:
-        yield
+        yield interrupted
     finally:
         signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
-def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Stop the workers at once rather than after their current training (before shutdown)."""
-    stop = getattr(pool, "terminate_workers", None)  # Python 3.14
-    if stop is not None:
-        stop()
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back in this thread (it is delivered on leaving, not lost); processes
+    started meanwhile inherit the block, and `_init_worker` ignores the signal before it
+    unblocks it, so a worker never sees a Ctrl-C."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        yield
         return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.terminate()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 # ------------------------------------------------------------------------------ experiments

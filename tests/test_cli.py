@@ -4,6 +4,7 @@ Parsing, output and files are tested in process through `main(argv)`; a few test
 real program in a subprocess (JSON on stdout, Ctrl-C, what gets imported).
 """
 
+import contextlib
 import io
 import json
 import os
@@ -415,6 +416,8 @@ def running(pid):
     reason="needs Linux /proc/PID/task/PID/children",
 )
 def test_ctrl_c_during_a_parallel_run_exits_130_with_one_line_and_stops_the_workers():
+    # Its own session, so that the test can do what Ctrl-C in a terminal does: signal the
+    # whole process group (the program and its worker processes).
     proc = subprocess.Popen(
         [sys.executable, "-m", "models", "reproduce", "--runs", "10000", "--workers", "2"],
         cwd=REPO,
@@ -422,21 +425,23 @@ def test_ctrl_c_during_a_parallel_run_exits_130_with_one_line_and_stops_the_work
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
         while len(children(proc.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)  # until both workers exist: the training has started
+            time.sleep(0.05)  # until both workers exist: the trainings are starting
         workers = children(proc.pid)
         assert len(workers) == 2, "the workers did not start"
         time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
-        proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of this test's processes
     assert proc.returncode == 130, err
     assert out == "" and err == "python -m models reproduce: interrupted\n"
-    assert not any(running(pid) for pid in workers)  # stopped, not left to finish a training
+    assert not any(running(pid) for pid in workers)  # stopped, not left to finish the runs
 
 
 # ------------------------------------------------------------------------------ benchmarks
