@@ -17,9 +17,9 @@ rates equal PyTorch's bit for bit, also when something else changes ``lr`` betwe
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
+from autograd_lite import validate
 from autograd_lite.optim import Optimizer
 
 __all__ = ["CosineAnnealingLR", "LRScheduler", "StepLR"]
@@ -92,8 +92,8 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        self.step_size = _positive_int(step_size, "StepLR: step_size")
-        self.gamma = _non_negative(gamma, "StepLR: gamma")
+        self.step_size = validate.positive_int(step_size, "StepLR: step_size")
+        self.gamma = validate.non_negative_float(gamma, "StepLR: gamma")
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
@@ -111,8 +111,8 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
-        self.T_max = _positive_int(T_max, "CosineAnnealingLR: T_max")
-        self.eta_min = _non_negative(eta_min, "CosineAnnealingLR: eta_min")
+        self.T_max = validate.positive_int(T_max, "CosineAnnealingLR: T_max")
+        self.eta_min = validate.non_negative_float(eta_min, "CosineAnnealingLR: eta_min")
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
@@ -127,19 +127,3 @@ class CosineAnnealingLR(LRScheduler):
             ]
         now, before = (1 + math.cos(math.pi * e / self.T_max) for e in (epoch, epoch - 1))
         return [now / before * (group["lr"] - low) + low for group in groups]
-
-
-def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{what} must be an int, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"{what} must be positive, got {value}")
-    return int(value)
-
-
-def _non_negative(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{what} must be a real number, got {value!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{what} must be a finite number >= 0, got {value!r}")
-    return float(value)

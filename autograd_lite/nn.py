@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from autograd_lite import ops
+from autograd_lite import ops, validate
 from autograd_lite.tensor import Tensor, as_tensor
 
 __all__ = [
@@ -303,27 +303,6 @@ def _check_name(name: str) -> None:
         raise ValueError(f"Module: cannot register {name!r}: names must be non-empty, without '.'")
 
 
-def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{what} must be an int, got {type(value).__name__} {value!r}")
-    if value <= 0:
-        raise ValueError(f"{what} must be positive, got {value}")
-    return int(value)
-
-
-def _as_generator(rng: Any, what: str) -> np.random.Generator:
-    if rng is None or isinstance(rng, np.random.Generator):
-        return np.random.default_rng(rng)
-    if isinstance(rng, bool) or not isinstance(rng, int | np.integer):
-        raise TypeError(
-            f"{what}: rng must be a numpy.random.Generator, an int seed or None, "
-            f"got {type(rng).__name__}"
-        )
-    if rng < 0:
-        raise ValueError(f"{what}: rng seed must be non-negative, got {rng}")
-    return np.random.default_rng(int(rng))
-
-
 class Linear(Module):
     """Affine layer `y = x @ weight + bias`; weight is (in_features, out_features).
 
@@ -348,14 +327,14 @@ class Linear(Module):
         dtype: Any = np.float64,
     ) -> None:
         super().__init__()
-        in_features = _positive_int(in_features, "Linear: in_features")
-        out_features = _positive_int(out_features, "Linear: out_features")
+        in_features = validate.positive_int(in_features, "Linear: in_features")
+        out_features = validate.positive_int(out_features, "Linear: out_features")
         if init not in INITS:
             raise ValueError(f"Linear: init must be one of {', '.join(INITS)}; got {init!r}")
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"Linear: dtype must be a floating point type, got {dtype}")
-        gen = _as_generator(rng, "Linear")
+        gen = validate.as_generator(rng, "Linear: rng")
         self.in_features = in_features
         self.out_features = out_features
         weight = gen.standard_normal((in_features, out_features))
@@ -470,14 +449,14 @@ class MLP(Sequential):
             raise TypeError(f"MLP: sizes must be a list of ints, got {type(sizes).__name__}")
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs at least 2 entries (inputs, outputs), got {sizes}")
-        sizes = [_positive_int(n, f"MLP: sizes[{i}]") for i, n in enumerate(sizes)]
+        sizes = [validate.positive_int(n, f"MLP: sizes[{i}]") for i, n in enumerate(sizes)]
         if activation not in _ACTIVATION_CLASSES:
             raise ValueError(
                 f"MLP: activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}"
             )
         if init not in INITS:
             raise ValueError(f"MLP: init must be one of {', '.join(INITS)}; got {init!r}")
-        gen = _as_generator(rng, "MLP")
+        gen = validate.as_generator(rng, "MLP: rng")
         layers: list[Module] = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
             if i:
@@ -646,7 +625,7 @@ class Dropout(Module):
         if not 0 <= p <= 1:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = float(p)
-        self.rng = _as_generator(rng, "Dropout")
+        self.rng = validate.as_generator(rng, "Dropout: rng")
 
     def forward(self, x: Any) -> Tensor:
         x = as_tensor(x)

@@ -21,15 +21,16 @@ from collections.abc import Callable
 import numpy as np
 
 import autograd_lite as al
-from autograd_lite import nn, optim
+from autograd_lite import nn, optim, validate
 from models import manual
-from models.moons import load_moons
+from models.data import load_moons
 
 CASES = [  # (name, hidden units, batch size, repeats)
     ("tutorial: 2-64-2, batch 10", 64, 10, 15),
     ("large: 2-512-2, batch 1000", 512, 1000, 15),
 ]
 LR = 1e-4
+MAX_SEED, MAX_REPEATS = 2**32 - 1, 1000
 
 
 def batches(n: int, batch_size: int, seed: int) -> list[np.ndarray]:
@@ -44,7 +45,8 @@ def hand_epoch(params: dict, X: np.ndarray, y: np.ndarray, order: list) -> Calla
     def run() -> dict:
         model = params
         for idx in order:
-            model = manual._sgd(model, manual._backward(model, X[idx], y[idx]), LR)
+            grads = manual.backward(model, X[idx], y[idx], check=False)  # checked once, below
+            model = manual.sgd(model, grads, LR, check=False)
         return model
 
     return run
@@ -103,7 +105,8 @@ def torch_epoch(params: dict, X: np.ndarray, y: np.ndarray, order: list) -> Call
 
 def measure(hidden: int, batch_size: int, repeats: int, seed: int) -> dict:
     X, _, y, _ = load_moons()
-    params = manual.init_network(n_hidden=hidden, rng=seed)
+    params = manual.init_network(hidden=hidden, rng=seed)
+    manual.check_batch(params, X, y)
     order = batches(len(X), batch_size, seed)
     runners = {"hand-derived numpy": hand_epoch(params, X, y, order)}
     runners["autograd_lite"] = autograd_epoch(params, X, y, order)
@@ -135,14 +138,27 @@ def measure(hidden: int, batch_size: int, repeats: int, seed: int) -> dict:
     }
 
 
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit status 2
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m benchmarks.step", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--seed", type=int, default=0, help="initial parameters and batches")
-    parser.add_argument("--repeats", type=int, default=None, help="timed epochs per library")
+    parser.add_argument(
+        "--seed",
+        type=validate.argtype(validate.seed, upper=MAX_SEED),
+        default=0,
+        help=f"initial parameters and batches, 0 to {MAX_SEED} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=validate.argtype(validate.positive_int, upper=MAX_REPEATS),
+        default=None,
+        help=f"timed epochs per library, 1 to {MAX_REPEATS} (default: 15)",
+    )
     args = parser.parse_args(argv)
-    if args.repeats is not None and args.repeats < 1:
-        parser.error("--repeats must be at least 1")
     report = []
     for name, hidden, batch_size, repeats in CASES:
         result = measure(hidden, batch_size, args.repeats or repeats, args.seed)

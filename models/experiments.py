@@ -14,10 +14,16 @@ then the shuffles.
 
 from __future__ import annotations
 
+import contextlib
+import math
+import multiprocessing
 import os
+import queue
+import signal
 import sys
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -26,20 +32,22 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from models.moons import MoonClassifier, load_moons
-
-Data = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+from autograd_lite import validate
+from models import tutorial
+from models.data import Data, load_moons
+from models.estimator import MoonClassifier
 
 
 @dataclass(frozen=True)
 class Training:
-    """One training to run: the network's settings and the SeedSequence that seeds it."""
+    """One training to run: the network's settings and what seeds its Generator (a
+    SeedSequence, or an int seed: ``default_rng(seed)``)."""
 
     hidden: int
     batch_size: int
     epochs: int
     lr: float
-    seed: np.random.SeedSequence
+    seed: np.random.SeedSequence | int
     optimizer: str = "sgd"
 
 
@@ -80,19 +88,35 @@ class SweepResult:
 
 
 # ------------------------------------------------------------------------------ the runs
-_DATA: Data | None = None  # the data a worker process trains on (set by _init_worker)
+# What a worker process trains on, and the event that tells it to stop (set by _init_worker).
+_DATA: Data | None = None
+_STOP: Any = None
 
 
-def _init_worker(data: Data | None) -> None:
-    global _DATA
-    _DATA = data if data is not None else load_moons()
+class _Stopped(Exception):
+    """A worker's training was stopped (the parent was interrupted)."""
+
+
+def _init_worker(data: Data | None, stop: Any) -> None:
+    global _DATA, _STOP
+    # Ctrl-C reaches every process of the terminal's group: the parent alone handles it
+    # (it sets `stop`, which ends the workers' trainings), so no worker prints a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # held back by _sigint_deferred while starting
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _DATA, _STOP = (data if data is not None else load_moons()), stop
     # Tiny matrices: BLAS threads would only fight the other worker for the cores, and a
     # fixed single thread keeps every result independent of the machine's core count.
     threadpool_limits(1)
 
 
-def train_and_score(task: Training, data: Data | None = None) -> float:
-    """Fit a `MoonClassifier` as ``task`` says on the training split; its test accuracy."""
+def train_and_score(
+    task: Training, data: Data | None = None, callback: Callable[[int, float], None] | None = None
+) -> float:
+    """Fit a `MoonClassifier` as ``task`` says on the training split; its test accuracy.
+
+    ``callback(epoch, loss)`` is called after each epoch (`MoonClassifier.fit`'s).
+    """
     X_train, X_test, y_train, y_test = data if data is not None else load_moons()
     clf = MoonClassifier(
         hidden=task.hidden,
@@ -102,11 +126,19 @@ def train_and_score(task: Training, data: Data | None = None) -> float:
         optimizer=task.optimizer,
         random_state=np.random.default_rng(task.seed),
     )
-    return float(clf.fit(X_train, y_train).score(X_test, y_test))
+    return float(clf.fit(X_train, y_train, callback=callback).score(X_test, y_test))
+
+
+def _stop_if_asked(epoch: int, loss: float) -> None:
+    if _STOP is not None and _STOP.is_set():
+        raise _Stopped
 
 
 def _worker_task(task: Training) -> float:
-    return train_and_score(task, _DATA)
+    try:
+        return train_and_score(task, _DATA, callback=_stop_if_asked)
+    except _Stopped:
+        return math.nan
 
 
 def default_workers(n_tasks: int | None = None) -> int:
@@ -127,7 +159,9 @@ def run_trainings(
     ``workers=None`` uses every available core; 1 runs in this process. A tqdm bar on
     stderr counts finished trainings unless ``progress`` is False.
     """
-    workers = default_workers(len(tasks)) if workers is None else _positive("workers", workers)
+    if workers is None:
+        workers = default_workers(len(tasks))
+    workers = validate.positive_int(workers, "workers")
     results = np.empty(len(tasks))
     bar = partial(tqdm, total=len(tasks), desc=desc, unit="run", file=sys.stderr)
     if workers == 1 or len(tasks) <= 1:
@@ -137,50 +171,98 @@ def run_trainings(
                 results[i] = train_and_score(task, data)
                 progress_bar.update()
         return results
-    pool = ProcessPoolExecutor(min(workers, len(tasks)), None, _init_worker, (data,))
-    try:
-        # The costliest trainings first, so that no worker is left with a long one at the end.
-        order = sorted(range(len(tasks)), key=lambda i: -tasks[i].hidden * tasks[i].epochs)
-        # Submitting starts the workers: before the progress bar starts its monitor thread.
-        futures = {pool.submit(_worker_task, tasks[i]): i for i in order}
-        with bar(disable=not progress) as progress_bar:
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                progress_bar.update()
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
+    _run_in_pool(tasks, min(workers, len(tasks)), data, results, partial(bar, disable=not progress))
     return results
 
 
-def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+def _run_in_pool(
+    tasks: Sequence[Training],
+    workers: int,
+    data: Data | None,
+    results: np.ndarray,
+    bar: Callable[[], Any],
+) -> None:
+    """Fill ``results`` from a pool of ``workers`` processes, counting them on ``bar()``.
+
+    Ctrl-C must never interrupt concurrent.futures in the middle of its locking (a future's
+    lock left held makes the shutdown hang): while the pool runs, it only raises a flag,
+    the workers are told to stop after their current epoch and KeyboardInterrupt is raised
+    once the pool has shut down.
+    """
+    context = multiprocessing.get_context()
+    stop = context.Event()
+    pool = ProcessPoolExecutor(workers, context, _init_worker, (data, stop))
+    # The costliest trainings first, so that no worker is left with a long one at the end.
+    order = sorted(range(len(tasks)), key=lambda i: -tasks[i].hidden * tasks[i].epochs)
+    with _sigint_as_flag() as interrupted:
+        try:
+            # Submitting starts the workers (see _init_worker), before the progress bar
+            # starts its monitor thread: no thread of ours is forked in the middle of a lock.
+            with _sigint_deferred():
+                futures = {pool.submit(_worker_task, tasks[i]): i for i in order}
+            done: queue.SimpleQueue = queue.SimpleQueue()
+            for future in futures:
+                future.add_done_callback(done.put)
+            with bar() as progress_bar:
+                for _ in range(len(futures)):
+                    future = _next(done, interrupted)
+                    results[futures[future]] = future.result()
+                    progress_bar.update()
+        except BaseException:  # Ctrl-C or a failed training: the others stop after an epoch
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    pool.shutdown()
 
 
-def _seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return int(seed)
+def _next(done: queue.SimpleQueue, interrupted: list[int]) -> Future:
+    """The next finished future, or KeyboardInterrupt if Ctrl-C was pressed meanwhile."""
+    while not interrupted:
+        try:
+            return done.get(timeout=0.2)
+        except queue.Empty:
+            pass
+    raise KeyboardInterrupt
 
 
-def _check_lr(lr: Any) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < float("inf"):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    return float(lr)
+@contextlib.contextmanager
+def _sigint_as_flag() -> Iterator[list[int]]:
+    """In the main thread, Ctrl-C appends to the list yielded instead of raising."""
+    interrupted: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back in this thread (it is delivered on leaving, not lost); processes
+    started meanwhile inherit the block, and `_init_worker` ignores the signal before it
+    unblocks it, so a worker never sees a Ctrl-C."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 # ------------------------------------------------------------------------------ experiments
 def repeat(
-    runs: int = 100,
-    hidden: int = 64,
-    batch_size: int = 10,
-    epochs: int = 10,
+    runs: int = tutorial.RUNS,
+    hidden: int = tutorial.HIDDEN,
+    batch_size: int = tutorial.BATCH_SIZE,
+    epochs: int = tutorial.EPOCHS,
     seed: int = 0,
     *,
-    lr: float = 1e-4,
+    lr: float = tutorial.LR,
     workers: int | None = None,
     progress: bool = True,
     data: Data | None = None,
@@ -190,9 +272,10 @@ def repeat(
     Run ``i`` is seeded by ``SeedSequence(seed, spawn_key=(i,))``. ``std`` is the population
     standard deviation (``np.std``). The tutorial reported mean 0.94541, std 0.019558.
     """
-    runs, hidden = _positive("runs", runs), _positive("hidden", hidden)
-    batch_size, epochs = _positive("batch_size", batch_size), _positive("epochs", epochs)
-    seed, lr = _seed(seed), _check_lr(lr)
+    runs, hidden = validate.positive_int(runs, "runs"), validate.positive_int(hidden, "hidden")
+    batch_size = validate.positive_int(batch_size, "batch_size")
+    epochs = validate.positive_int(epochs, "epochs")
+    seed, lr = validate.seed(seed), validate.learning_rate(lr)
     tasks = [
         Training(hidden, batch_size, epochs, lr, np.random.SeedSequence(seed, spawn_key=(i,)))
         for i in range(runs)
@@ -205,14 +288,14 @@ def repeat(
 
 
 def width_sweep(
-    min_hidden: int = 3,
-    max_hidden: int = 40,
-    trials: int = 3,
-    batch_size: int = 10,
-    epochs: int = 100,
+    min_hidden: int = tutorial.SWEEP_MIN_HIDDEN,
+    max_hidden: int = tutorial.SWEEP_MAX_HIDDEN,
+    trials: int = tutorial.SWEEP_TRIALS,
+    batch_size: int = tutorial.BATCH_SIZE,
+    epochs: int = tutorial.SWEEP_EPOCHS,
     seed: int = 0,
     *,
-    lr: float = 1e-4,
+    lr: float = tutorial.LR,
     workers: int | None = None,
     progress: bool = True,
     data: Data | None = None,
@@ -223,18 +306,17 @@ def width_sweep(
     of 37,500 steps. Trial ``t`` of width ``w`` is seeded by ``SeedSequence(seed,
     spawn_key=(w, t))``, so a width's numbers do not depend on the range swept.
     """
-    min_hidden, max_hidden = (
-        _positive("min_hidden", min_hidden),
-        _positive("max_hidden", max_hidden),
-    )
+    min_hidden = validate.positive_int(min_hidden, "min_hidden")
+    max_hidden = validate.positive_int(max_hidden, "max_hidden")
     if max_hidden <= min_hidden:
         raise ValueError(
             f"max_hidden must be greater than min_hidden (widths range(min_hidden, max_hidden)),"
             f" got min_hidden={min_hidden}, max_hidden={max_hidden}"
         )
-    trials = _positive("trials", trials)
-    batch_size, epochs = _positive("batch_size", batch_size), _positive("epochs", epochs)
-    seed, lr = _seed(seed), _check_lr(lr)
+    trials = validate.positive_int(trials, "trials")
+    batch_size = validate.positive_int(batch_size, "batch_size")
+    epochs = validate.positive_int(epochs, "epochs")
+    seed, lr = validate.seed(seed), validate.learning_rate(lr)
     widths = np.arange(min_hidden, max_hidden)
     tasks = [
         Training(

@@ -16,7 +16,8 @@ import numpy as np
 
 import autograd_lite as al
 from autograd_lite import viz
-from models.moons import MoonNet, load_moons
+from models.data import load_moons
+from models.network import MoonNet
 
 
 def moon_graph(

@@ -1,19 +1,25 @@
 """Tests of models/experiments.py on small data and settings (the full runs are the CLI's)."""
 
+import contextlib
 import json
+import os
+import signal
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from models import experiments
+from models.data import load_moons
+from models.estimator import MoonClassifier
 from models.experiments import Training, repeat, train_and_score, width_sweep
-from models.moons import MoonClassifier, load_moons
 
 
 @pytest.fixture(scope="module")
 def small():
     """A small moons split: 300 training rows, 100 test rows."""
-    return load_moons(n_samples=400, random_state=0)
+    return load_moons(n_samples=400, seed=0)
 
 
 def small_repeat(small, **kwargs):
@@ -105,3 +111,37 @@ def test_run_trainings_keeps_the_task_order(small):
 def test_bad_arguments_are_refused_before_training(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def live_children():
+    """This process's child processes that are still running (Linux /proc), or None."""
+    path = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+    if not path.exists():
+        return None
+    alive = []
+    for pid in path.read_text().split():
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                alive.append(pid)
+    return alive
+
+
+def test_a_failed_training_stops_the_pool_and_raises(small):
+    tasks = [Training(4, 10, 1, 1e-4, np.random.SeedSequence(i)) for i in range(6)]
+    tasks[3] = Training(0, 10, 1, 1e-4, np.random.SeedSequence(3))  # hidden=0: refused
+    with pytest.raises(ValueError, match="hidden"):
+        experiments.run_trainings(tasks, workers=2, progress=False, data=small)
+    assert live_children() in (None, [])
+
+
+def test_ctrl_c_stops_the_workers_and_raises_keyboard_interrupt(small):
+    tasks = [Training(4, 10, 5, 1e-4, np.random.SeedSequence(i)) for i in range(20_000)]
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            experiments.run_trainings(tasks, workers=2, progress=False, data=small)
+    finally:
+        timer.cancel()
+    assert live_children() in (None, [])
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored

@@ -211,9 +211,10 @@ def test_hessian_of_a_quadratic_form_is_a_plus_a_transpose(n, data):
 
 @pytest.mark.parametrize("hidden", [3, 8])
 def test_the_moon_networks_loss_hessian_is_symmetric_and_matches_its_gradients_differences(hidden):
-    from models.moons import MoonNet, load_moons
+    from models.data import load_moons
+    from models.network import MoonNet
 
-    X, _, y, _ = load_moons(n_samples=40, random_state=0)
+    X, _, y, _ = load_moons(n_samples=40, seed=0)
     X, y = X[:12], y[:12]
     state = MoonNet(hidden=hidden, rng=0).state_dict()
     theta = np.concatenate([state[k].ravel() for k in state])
@@ -362,9 +363,9 @@ def moon_params(hidden=5, dtype=np.float64):
 
 
 def test_per_example_gradients_equal_a_loop_and_sum_to_the_batch_gradient():
-    from models.moons import load_moons
+    from models.data import load_moons
 
-    X, _, y, _ = load_moons(n_samples=60, random_state=1)
+    X, _, y, _ = load_moons(n_samples=60, seed=1)
     X, y = X[:16], y[:16]
     params = moon_params()
     per_example = F.vmap(F.grad(per_example_loss), in_axes=(None, 0, 0))(params, X, y)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from models import graph
-from models.moons import compare_gradients
+from models.gradients import compare_gradients
 
 
 def labels(dot: str) -> list[str]:
@@ -21,7 +21,7 @@ def test_the_moon_graph_shows_the_tutorials_network_and_its_gradients():
     dot = graph.moon_graph_dot(hidden=5, batch_size=3, seed=1)
     # The same seed draws the same parameters and rows as the gradient comparison does.
     norm = {row.name: f"{np.linalg.norm(row.autograd):.4g}" for row in compare_gradients(
-        hidden=5, batch_size=3, seed=1)}  # fmt: skip
+        hidden=5, batch_size=3, rng=1)}  # fmt: skip
     _, names = graph.moon_graph(hidden=5, batch_size=3, seed=1)
     norm["logits"] = f"{np.linalg.norm(names['logits'].grad):.4g}"
     assert labels(dot) == [

@@ -1,4 +1,4 @@
-"""Tests of models/manual.py (the hand-derived reference network) and models/moons.load_moons."""
+"""Tests of models/manual.py, the hand-derived reference network."""
 
 import copy
 
@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 from models import manual
-from models.moons import load_moons
+from models.data import load_moons
 
 PARAMS = ("W1", "b1", "W2", "b2")
 
 
-def make_problem(seed, n=7, n_features=3, n_hidden=5, n_class=4):
+def make_problem(seed, n=7, n_features=3, hidden=5, n_class=4):
     """Random float64 parameters, inputs and labels (all classes present when n >= n_class)."""
     rng = np.random.default_rng(seed)
-    model = manual.init_network(n_features, n_class, n_hidden, rng)
+    model = manual.init_network(n_features, n_class, hidden, rng)
     X = rng.standard_normal((n, n_features))
     y = rng.permutation(np.arange(n) % n_class)
     return model, X, y
@@ -173,8 +173,8 @@ def test_fit_is_reproducible_with_the_same_seed():
 
 def test_neural_net_is_reproducible_with_the_same_random_state():
     model, X, y = make_problem(7, n=40, n_features=2, n_class=2)
-    a = manual.NeuralNet(n_hidden=8, lr=1e-2, random_state=5).fit(X, y)
-    b = manual.NeuralNet(n_hidden=8, lr=1e-2, random_state=5).fit(X, y)
+    a = manual.NeuralNet(hidden=8, lr=1e-2, random_state=5).fit(X, y)
+    b = manual.NeuralNet(hidden=8, lr=1e-2, random_state=5).fit(X, y)
     for name in PARAMS:
         np.testing.assert_array_equal(a.model_[name], b.model_[name])
 
@@ -201,11 +201,25 @@ def test_nothing_mutates_its_inputs():
         assert not np.shares_memory(trained[name], model[name])
 
 
+def test_unchecked_backward_and_sgd_are_the_checked_ones_without_the_checks():
+    model, X, y = make_problem(11)
+    grads = manual.backward(model, X, y)
+    fast = manual.backward(model, X, y, check=False)
+    for name in PARAMS:
+        np.testing.assert_array_equal(fast[name], grads[name])
+    new, fast_new = manual.sgd(model, grads, 0.1), manual.sgd(model, grads, 0.1, check=False)
+    for name in PARAMS:
+        np.testing.assert_array_equal(fast_new[name], new[name])
+    manual.sgd(model, grads, -1.0, check=False)  # not checked: the caller's promise
+    with pytest.raises(ValueError, match="lr"):
+        manual.sgd(model, grads, -1.0)
+
+
 # ---------------------------------------------------------------- validation
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda m, X, y: manual.init_network(n_hidden=0), "n_hidden must be positive"),
+        (lambda m, X, y: manual.init_network(hidden=0), "hidden must be positive"),
         (lambda m, X, y: manual.init_network(n_features=-1), "n_features must be positive"),
         (lambda m, X, y: manual.forward(m, X[:, :2]), r"X must have shape \(n_samples, 3\)"),
         (lambda m, X, y: manual.forward(m, X[0]), r"got \(3,\)"),
@@ -222,7 +236,7 @@ def test_nothing_mutates_its_inputs():
         (lambda m, X, y: manual.fit(m, X, y, epochs=0), "epochs must be positive"),
         (lambda m, X, y: manual.fit(m, X, y, lr=0.0), "lr must be a positive"),
         (lambda m, X, y: manual.fit(m, X[:0], y[:0]), "no samples"),
-        (lambda m, X, y: manual.NeuralNet(n_hidden=0), "n_hidden must be positive"),
+        (lambda m, X, y: manual.NeuralNet(hidden=0), "hidden must be positive"),
         (lambda m, X, y: manual.NeuralNet(n_class=4).fit(X, y + 1), r"\[0, 4\)"),
     ],
 )
@@ -232,9 +246,13 @@ def test_invalid_input_raises_a_clear_value_error(call, message):
         call(model, X, y)
 
 
-def test_non_integer_sizes_raise_type_error():
-    with pytest.raises(TypeError, match="n_hidden must be an int"):
-        manual.init_network(n_hidden=2.5)
+def test_non_integer_sizes_and_bad_generators_raise_type_error():
+    with pytest.raises(TypeError, match="hidden must be an int"):
+        manual.init_network(hidden=2.5)
+    with pytest.raises(TypeError, match="rng"):
+        manual.init_network(rng="seed")
+    with pytest.raises(TypeError, match="random_state"):
+        manual.NeuralNet(random_state=1.5).fit(np.zeros((2, 2)), np.array([0, 1]))
 
 
 def test_unfitted_neural_net_raises():
@@ -243,21 +261,9 @@ def test_unfitted_neural_net_raises():
 
 
 # ---------------------------------------------------------------- the tutorial's data and run
-def test_load_moons_gives_the_tutorials_split():
-    X_train, X_test, y_train, y_test = load_moons()
-    assert X_train.shape == (3750, 2) and X_test.shape == (1250, 2)
-    assert y_train.shape == (3750,) and y_test.shape == (1250,)
-    assert set(np.unique(y_train)) == set(np.unique(y_test)) == {0, 1}
-    again = load_moons()
-    for a, b in zip((X_train, X_test, y_train, y_test), again, strict=True):
-        np.testing.assert_array_equal(a, b)
-    small = load_moons(n_samples=100, random_state=0)
-    assert [len(part) for part in small] == [75, 25, 75, 25]
-
-
 def test_training_on_moons_reaches_the_tutorials_accuracy():
     X_train, X_test, y_train, y_test = load_moons()
-    net = manual.NeuralNet(n_hidden=64, batch_size=10, epochs=10, random_state=0)
+    net = manual.NeuralNet(hidden=64, batch_size=10, epochs=10, random_state=0)
     assert net.fit(X_train, y_train) is net
     assert net.score(X_test, y_test) > 0.85
     assert net.predict(X_test).shape == (1250,)

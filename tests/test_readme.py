@@ -44,7 +44,7 @@ def test_the_readme_hooks_and_anomaly_example_prints_what_it_says(capsys):
 def test_the_readme_graph_picture_and_its_command_exist():
     after = README.split("<!-- graph-command -->", 1)[1].lstrip()
     command = after.split("\n")[1]
-    assert "draw_moon_graph('docs/moon_graph.svg')" in command
+    assert command == "python -m models graph --out docs/moon_graph.svg"
     assert "![The moon network's graph](docs/moon_graph.svg)" in README
     svg = (Path(__file__).resolve().parents[1] / "docs" / "moon_graph.svg").read_text()
     assert "loss = SoftmaxCrossEntropy" in svg and "fc1.weight" in svg
