@@ -8,7 +8,7 @@ Every op (`al.exp`, `al.matmul`, `al.softmax_cross_entropy`, ...) is declared on
 exports them from the registry.
 """
 
-from autograd_lite import functional, ops, registry
+from autograd_lite import functional, inplace, ops, registry
 from autograd_lite.engine import (
     Function,
     enable_grad,
@@ -38,6 +38,7 @@ __all__ = [
     "grad",
     "gradcheck",
     "gradgradcheck",
+    "inplace",
     "is_grad_enabled",
     "load",
     "nn",

@@ -22,6 +22,7 @@ import numpy as np
 
 from autograd_lite import ops
 from autograd_lite.tensor import Tensor
+from autograd_lite.versions import mark_changed
 
 __all__ = [
     "MLP",
@@ -244,6 +245,7 @@ class Module:
             )
         for name, array in arrays.items():
             np.copyto(own[name].data, array)
+            mark_changed(own[name].data)  # the version counter: a graph that saved it is stale
 
     # --- modes ----------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:

@@ -377,6 +377,24 @@ class Cast(Function):
         return grad.astype(ctx.dtype)
 
 
+class Clone(Function):
+    """A copy of a with memory of its own."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, grad):  # the identity
+        return grad
+
+
+@register(method=True, numpy=np.copy)
+def clone(x: Any) -> Tensor:
+    """A copy with memory of its own, on the graph (as PyTorch's clone, numpy.copy)."""
+    return Clone.apply(as_tensor(x))
+
+
 @register(method=True, public=False)
 def astype(x: Tensor, dtype: Any) -> Tensor:
     """A copy converted to `dtype`; to a float dtype it stays on the graph, else a constant."""
@@ -416,10 +434,18 @@ class IndexAdd(Function):
 
 @register(method="__getitem__", public=False)
 def getitem(x: Tensor, index: Any) -> Tensor:
-    """x[index]; Tensors used as indices give their values."""
+    """x[index]; Tensors used as indices give a copy of their values."""
     if isinstance(index, tuple):
-        index = tuple(value(i) for i in index)
-    return GetItem.apply(x, index=value(index))
+        index = tuple(_constant(i) for i in index)
+    return GetItem.apply(x, index=_constant(index))
+
+
+def _constant(x: Any) -> Any:
+    """A Tensor used as a parameter (index, condition): a copy of its values.
+
+    The op keeps it for backward, so a later in-place change of the Tensor must not reach it.
+    """
+    return np.array(x.data) if isinstance(x, Tensor) else x
 
 
 class Concatenate(Function):
@@ -633,7 +659,7 @@ class Where(Function):
 @register(numpy=np.where)
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """`a` where `condition` is true, else `b` (broadcasting); no gradient to `condition`."""
-    condition = np.asarray(value(condition))
+    condition = np.asarray(_constant(condition))
     if condition.dtype != bool:
         raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
     if not (isinstance(a, Tensor) or isinstance(b, Tensor)):

@@ -185,6 +185,11 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory was changed in place (shared with its views)."""
+        return versions.version(self.data)
+
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shared, not copied)."""
         return self.data
@@ -278,6 +283,6 @@ def as_tensor(x: Any) -> Tensor:
 
 
 # Imported last: ops and engine build on the Tensor class defined above.
-from autograd_lite import engine, registry  # noqa: E402
+from autograd_lite import engine, registry, versions  # noqa: E402
 
 _NUMPY = registry.NUMPY
