@@ -194,7 +194,7 @@ def _mT(x: Any) -> Any:  # noqa: N802
     return x.swapaxes(-1, -2)
 
 
-register_binary(MatMul, "matmul", np.matmul, operator="matmul")
+matmul = register_binary(MatMul, "matmul", np.matmul, operator="matmul")
 
 
 class Linear(Function):
@@ -259,10 +259,44 @@ class Sum(Function):
         return np.broadcast_to(grad.reshape(ctx.kept), ctx.shape)
 
 
-@register(method=True, numpy=np.sum)
+@register(method=True)
 def sum(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Sum of the elements over `axis` (all when None), as numpy.sum."""
     return Sum.apply(as_tensor(x), axis=axis, keepdims=keepdims)
+
+
+# numpy's reductions on Tensors take numpy's positional order (np.sum(t, 0, None, None, True)
+# is keepdims=True), so they get adapters with numpy's signatures.
+@register(numpy=np.sum, public=False)
+def _np_sum(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    keepdims: bool = False,
+    initial: Any = None,
+    where: Any = None,
+) -> Tensor:
+    numpy_reduction_check("sum", out, where)
+    total = sum(a if dtype is None else as_tensor(a).astype(dtype), axis, keepdims)
+    return total if initial is None else total + initial
+
+
+def numpy_reduction_check(name: str, out: Any, where: Any, **unsupported: Any) -> None:
+    """Refuse the arguments of numpy's reductions that have no meaning on Tensors."""
+    if out is not None:
+        raise TypeError(
+            f"numpy.{name}(..., out=...) with a Tensor: autograd_lite cannot record a result "
+            "written into an existing array; use the Tensor it returns"
+        )
+    if where is not None and where is not True:
+        raise TypeError(
+            f"numpy.{name}(..., where=...) is not supported on Tensors: select the elements "
+            "first (al.where, indexing)"
+        )
+    for key, given in unsupported.items():
+        if given is not None:
+            raise TypeError(f"numpy.{name}(..., {key}=...) is not supported on Tensors")
 
 
 class Max(Function):
@@ -285,10 +319,23 @@ class Max(Function):
         return grad.reshape(ctx.kept) * share
 
 
-@register(method=True, numpy=(np.max, np.amax))
+@register(method=True)
 def max(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Maximum over `axis` (all when None); tied elements share the gradient equally."""
     return Max.apply(as_tensor(x), axis=axis, keepdims=keepdims)
+
+
+@register(numpy=(np.max, np.amax), public=False)
+def _np_max(
+    a: Any,
+    axis: Any = None,
+    out: Any = None,
+    keepdims: bool = False,
+    initial: Any = None,
+    where: Any = None,
+) -> Tensor:
+    numpy_reduction_check("max", out, where, initial=initial)
+    return max(a, axis, keepdims)
 
 
 # --- shapes and indexing ---------------------------------------------------------------

@@ -94,6 +94,7 @@ VALUE_FUNCTIONS = {
     np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.nonzero,
     np.count_nonzero, np.isclose, np.allclose, np.array_equal, np.array_equiv,
     np.result_type, np.can_cast, np.may_share_memory, np.shares_memory,
+    np.zeros_like, np.ones_like, np.empty_like,  # they read the shape and dtype only
 }  # fmt: skip
 
 
@@ -145,9 +146,15 @@ def numpy_function(func: Any, args: tuple, kwargs: dict) -> Any:
             raise
     if func in VALUE_FUNCTIONS:
         return func(*_plain(args), **{k: _plain(v) for k, v in kwargs.items()})
-    module = getattr(func, "__module__", "numpy") or "numpy"
-    module = "numpy" if module.startswith("numpy") and module.count(".") < 2 else module
-    raise TypeError(_unsupported(f"{module}.{func.__name__}"))
+    raise TypeError(_unsupported(numpy_name(func)))
+
+
+def numpy_name(func: Any) -> str:
+    """The public name of a numpy callable: `numpy.exp`, `numpy.linalg.norm`."""
+    module = getattr(func, "__module__", None) or "numpy"
+    if module.startswith("numpy.") and "._" in module:  # a private module: named from numpy
+        module = "numpy"
+    return f"{module}.{func.__name__}"
 
 
 def _unsupported(name: str) -> str:
@@ -161,8 +168,8 @@ def _unsupported(name: str) -> str:
 
 def supported_numpy() -> list[str]:
     """The numpy functions and ufuncs that work on Tensors (with a gradient, or without one)."""
-    names = {f"numpy.{f.__name__}" for f in NUMPY} | {
-        f"numpy.{f.__name__} (no gradient)" for f in VALUE_UFUNCS | VALUE_FUNCTIONS
+    names = {numpy_name(f) for f in NUMPY} | {
+        f"{numpy_name(f)} (no gradient)" for f in VALUE_UFUNCS | VALUE_FUNCTIONS
     }
     return sorted(names)
 

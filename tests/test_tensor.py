@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 import autograd_lite as al
 from autograd_lite import Tensor
@@ -416,3 +417,50 @@ def test_tolist_argmax_argmin_give_plain_values():
     np.testing.assert_array_equal(t.argmax(axis=1), [1, 0])
     np.testing.assert_array_equal(t.argmin(axis=0, keepdims=True), [[0, 1, 0]])
     assert type(t.argmax(axis=0)) is np.ndarray
+
+
+# --- PyTorch's shape methods ---------------------------------------------------------------
+@st.composite
+def flatten_case(draw):
+    shape = draw(shapes(max_dims=4))
+    if not shape:
+        return shape, 0, -1
+    ndim = len(shape)
+    start = draw(st.integers(-ndim, ndim - 1))
+    end = draw(st.integers(start % ndim, ndim - 1))
+    return shape, start, end - ndim if draw(st.booleans()) else end
+
+
+@given(case=flatten_case())
+def test_flatten_merges_axes_start_to_end_as_pytorch(case):
+    shape, start, end = case
+    x = np.arange(float(np.prod(shape))).reshape(shape)
+    out = Tensor(x).flatten(start, end)
+    if shape:
+        s, e = start % len(shape), end % len(shape)
+        assert out.shape == shape[:s] + (int(np.prod(shape[s : e + 1])),) + shape[e + 1 :]
+    else:
+        assert out.shape == (1,)  # as torch.flatten of a 0-d tensor
+    np.testing.assert_array_equal(out.data.ravel(), x.ravel())
+    assert_gradcheck(lambda t: t.flatten(start, end) * 2.0, x)
+    assert Tensor(x).ravel().shape == (x.size,) and al.flatten(Tensor(x)).shape == (x.size,)
+
+
+@given(x=shapes(max_dims=3).flatmap(arrays), data=st.data())
+def test_unsqueeze_inserts_an_axis_like_expand_dims(x, data):
+    dim = data.draw(st.integers(-x.ndim - 1, x.ndim))
+    out = Tensor(x).unsqueeze(dim)
+    assert out.shape == np.expand_dims(x, dim).shape
+    assert_gradcheck(lambda t: t.unsqueeze(dim) * 3.0, x)
+
+
+def test_flatten_and_unsqueeze_errors_name_the_method():
+    t = Tensor(np.ones((2, 3)))
+    with pytest.raises(np.exceptions.AxisError, match="^unsqueeze: axis 3"):
+        t.unsqueeze(3)
+    with pytest.raises(np.exceptions.AxisError, match="^flatten: axis 2"):
+        t.flatten(2)
+    with pytest.raises(ValueError, match="^flatten: start_dim 1 comes after end_dim 0"):
+        t.flatten(1, 0)
+    with pytest.raises(TypeError, match="^flatten: an axis must be an int, got 'C'"):
+        t.flatten("C")
