@@ -185,3 +185,11 @@ def test_float32_inputs_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         al.gradcheck(lambda t: t * 2.0, [Tensor(np.array([1.0]), requires_grad=True)])
+
+
+def test_a_single_tensor_can_be_passed_instead_of_a_list():
+    x = Tensor(np.array([0.3, -1.2]), requires_grad=True)
+    assert al.gradcheck(lambda t: t.tanh() * t, x) is True
+    assert al.gradgradcheck(lambda t: t.tanh() * t, x) is True
+    with pytest.raises(al.GradcheckError, match="input 0"):
+        al.gradcheck(BadSquare.apply, x)
