@@ -434,8 +434,7 @@ def assert_same_state(a, b):
 
 def test_checkpointed_mlp_resumes_bit_for_bit(tmp_path):
     """Real backward through nn.MLP: train, checkpoint model + Adam, resume in fresh objects."""
-    from autograd_lite import nn
-    from autograd_lite import softmax_cross_entropy
+    from autograd_lite import nn, softmax_cross_entropy
 
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(-1.0, 0.7, (40, 2)), rng.normal(1.0, 0.7, (40, 2))])
