@@ -8,7 +8,7 @@ Every op (`al.exp`, `al.matmul`, `al.softmax_cross_entropy`, ...) is declared on
 exports them from the registry.
 """
 
-from autograd_lite import creation, functional, ops, registry
+from autograd_lite import creation, functional, inplace, ops, registry
 from autograd_lite.anomaly import detect_anomaly, is_anomaly_enabled
 from autograd_lite.engine import (
     Function,
@@ -43,6 +43,7 @@ __all__ = [
     "gradcheck",
     "gradgradcheck",
     "is_anomaly_enabled",
+    "inplace",
     "is_grad_enabled",
     "load",
     "nn",

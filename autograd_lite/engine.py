@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from autograd_lite import versions as _versions
+
 
 # --- grad mode ----------------------------------------------------------------------------
 class _Mode(threading.local):
@@ -139,6 +141,7 @@ class Function:
     _hooks: list | None = None  # the output Tensor's gradient hooks (hooks.py)
     _retained: Any = None  # weak reference to the output Tensor, after its retain_grad()
     _trace: Any = None  # where the op was created, recorded under detect_anomaly()
+    _stamp = 0  # versions.count when the node was recorded (see versions.py)
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -164,9 +167,34 @@ class Function:
         """What `save_for_backward` kept: arrays, or Tensors when building a graph."""
         if self._saved is None:
             raise RuntimeError(_FREED_MESSAGE)
+        if self._stamp != _versions.count:  # something was changed in place since recording
+            self._check_versions()
         if not self._as_tensors:
             return self._saved
         return tuple(self._saved_as_tensor(i, v) for i, v in enumerate(self._saved))
+
+    def _check_versions(self) -> None:
+        """Raise if memory this node saved was changed in place after it was recorded."""
+        now = _versions.count
+        i = _versions.changed_since(self._saved, self._stamp)
+        if i is None:
+            self._stamp = now  # unchanged up to now: later checks look at later changes only
+            return
+        vid = id(self._saved[i])
+        position = self._saved_ids.index(vid) if vid in self._saved_ids else None
+        what = (
+            f"saved value {i}"
+            if position is None
+            else "its output"
+            if position == len(self.edges)
+            else f"its input {position}"
+        )
+        raise RuntimeError(
+            f"{self.name}: {what}, saved for backward, was changed in place after the op was "
+            "recorded (by +=, -=, *=, /=, t[index] = v, zero_(), an optimizer step or "
+            "load_state_dict), so its gradient would be wrong. Change it after backward(), "
+            "or compute a new tensor instead (t = t + x)."
+        )
 
     def _saved_as_tensor(self, index: int, saved: Any) -> Any:
         """Saved value `index` as a Tensor in the graph (create_graph=True)."""
@@ -234,6 +262,7 @@ class Function:
                 # Which input (or the output) each saved value is, recognised by id(): exact,
                 # as the input arrays are distinct objects, all alive now with the saved ones.
                 ctx._saved_ids = (*map(id, arrays), id(out))
+                ctx._stamp = _versions.count  # for the version check in saved_tensors
             return _tensor(out, ctx)
         return _tensor(out)
 

@@ -16,12 +16,26 @@ from autograd_lite.registry import METHODS, register
 from autograd_lite.tensor import Tensor, as_tensor
 
 
-@register(method=True, numpy=np.mean)
+@register(method=True)
 def mean(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """Mean over `axis` (all when None): the sum times 1 / (number of summed elements)."""
     x = as_tensor(x)
     total = ops.sum(x, axis=axis, keepdims=keepdims)
     return total * (total.size / x.size if x.size else np.nan)
+
+
+@register(numpy=np.mean, public=False)
+def _np_mean(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    keepdims: bool = False,
+    *,
+    where: Any = None,
+) -> Tensor:
+    ops.numpy_reduction_check("mean", out, where)
+    return mean(a if dtype is None else as_tensor(a).astype(dtype), axis, keepdims)
 
 
 @register(method=True, numpy=np.swapaxes)
@@ -31,6 +45,43 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     axes = list(range(x.ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return ops.transpose(x, axes)
+
+
+@register(method=True, numpy=np.ravel)
+def ravel(x: Any) -> Tensor:
+    """The elements as a 1-D tensor (C order), as numpy.ravel."""
+    return ops.reshape(x, -1)
+
+
+@register(method=True)
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Axes `start_dim` to `end_dim` merged into one (all of them by default), as PyTorch."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        return ops.reshape(x, 1)
+    start = _axis(start_dim, x.ndim, "flatten")
+    end = _axis(end_dim, x.ndim, "flatten")
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    merged = int(np.prod(x.shape[start : end + 1]))
+    return ops.reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1 :])
+
+
+@register(method=True)
+def unsqueeze(x: Any, dim: int) -> Tensor:
+    """`x` with a new axis of size 1 at position `dim` (as PyTorch, or numpy.expand_dims)."""
+    x = as_tensor(x)
+    dim = _axis(dim, x.ndim + 1, "unsqueeze")
+    return ops.reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+def _axis(axis: Any, ndim: int, where: str) -> int:
+    """`axis` checked against `ndim` dimensions and made non-negative."""
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        raise TypeError(f"{where}: an axis must be an int, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(f"{where}: axis {axis} is out of range for {ndim} dimensions")
+    return int(axis) % ndim
 
 
 METHODS["T"] = property(lambda self: ops.Transpose.apply(self, axes=None), doc="x.transpose()")

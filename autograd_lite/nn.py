@@ -9,8 +9,9 @@ extra, which matters because they run on every training step.
     >>> net = MLP([2, 64, 2], activation="relu", rng=0)
     >>> loss = softmax_cross_entropy(net(X), y)
     >>> net.zero_grad(); loss.backward()
-    >>> for p in net.parameters():
-    ...     p.data -= 0.01 * p.grad
+    >>> with no_grad():  # in place, and seen by the version counter (p.data -= ... is not)
+    ...     for p in net.parameters():
+    ...         p -= 0.01 * p.grad
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from autograd_lite import ops, validate
 from autograd_lite.tensor import Tensor, as_tensor
+from autograd_lite.versions import mark_changed
 
 __all__ = [
     "MLP",
@@ -267,6 +269,7 @@ class Module:
             )
         for name, array in arrays.items():
             np.copyto(own[name].data, array)
+            mark_changed(own[name].data)  # the version counter: a graph that saved it is stale
         return IncompatibleKeys(missing, unexpected)
 
     # --- modes ----------------------------------------------------------------------

@@ -566,10 +566,44 @@ class Sum(Function):
         return Sum.apply(x, axis=b.axes(axis, b.ndim(x), "sum"), keepdims=keepdims)
 
 
-@register(method=True, numpy=np.sum)
+@register(method=True)
 def sum(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Sum of the elements over `axis` (all when None), as numpy.sum."""
     return Sum.apply(as_tensor(x), axis=axis, keepdims=keepdims)
+
+
+# numpy's reductions on Tensors take numpy's positional order (np.sum(t, 0, None, None, True)
+# is keepdims=True), so they get adapters with numpy's signatures.
+@register(numpy=np.sum, public=False)
+def _np_sum(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    keepdims: bool = False,
+    initial: Any = None,
+    where: Any = None,
+) -> Tensor:
+    numpy_reduction_check("sum", out, where)
+    total = sum(a if dtype is None else as_tensor(a).astype(dtype), axis, keepdims)
+    return total if initial is None else total + initial
+
+
+def numpy_reduction_check(name: str, out: Any, where: Any, **unsupported: Any) -> None:
+    """Refuse the arguments of numpy's reductions that have no meaning on Tensors."""
+    if out is not None:
+        raise TypeError(
+            f"numpy.{name}(..., out=...) with a Tensor: autograd_lite cannot record a result "
+            "written into an existing array; use the Tensor it returns"
+        )
+    if where is not None and where is not True:
+        raise TypeError(
+            f"numpy.{name}(..., where=...) is not supported on Tensors: select the elements "
+            "first (al.where, indexing)"
+        )
+    for key, given in unsupported.items():
+        if given is not None:
+            raise TypeError(f"numpy.{name}(..., {key}=...) is not supported on Tensors")
 
 
 class Max(Function):
@@ -603,7 +637,7 @@ class Max(Function):
         return Max.apply(x, axis=b.axes(axis, b.ndim(x), "max"), keepdims=keepdims)
 
 
-@register(method=True, numpy=(np.max, np.amax))
+@register(method=True)
 def max(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Maximum over `axis` (all when None); tied elements share the gradient equally."""
     return Max.apply(as_tensor(x), axis=axis, keepdims=keepdims)
@@ -742,6 +776,78 @@ def logsumexp(x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool 
     return LogSumExp.apply(as_tensor(x), axis=axis, keepdims=keepdims)
 
 
+class Norm(Function):
+    """The 2-norm sqrt(sum(a^2)) over `axis`, scaled so that no square under- or overflows."""
+
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        out = np.sqrt((a * a).sum(axis=axis, keepdims=keepdims))
+        if not (np.all(out > 0) and np.all(np.isfinite(out))):
+            # a * a underflowed to 0 or overflowed to inf (|a| below 1e-154 or above 1e154
+            # in float64), or a group is all zeros: ||a|| = s ||a / s|| with s = max |a|.
+            scale = np.abs(a).max(axis=axis, keepdims=True)
+            scale = np.where(scale > 0, scale, 1)
+            scaled = a / scale
+            out = np.sqrt((scaled * scaled).sum(axis=axis, keepdims=True)) * scale
+            out = out if keepdims else out.reshape(np.sum(a, axis=axis).shape)
+        ctx.save_for_backward(a, out)
+        ctx.kept = _kept_shape(a.shape, axis)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):  # d||a||/da = a / ||a||; 0 where a group is all zeros
+        a, out = ctx.saved_tensors
+        return grad.reshape(ctx.kept) * _unit(a, out.reshape(ctx.kept))
+
+    @staticmethod
+    def jvp(ctx, t, axis=None, keepdims=False):  # d||a|| = <a / ||a||, da>
+        (a,), kept = ctx.inputs, _kept_shape(np.shape(value(ctx.inputs[0])), axis)
+        return (t * _unit(a, ctx.out.reshape(kept))).sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def batch(b, x, axis=None, keepdims=False):
+        return Norm.apply(x, axis=b.axes(axis, b.ndim(x), "norm"), keepdims=keepdims)
+
+
+def _unit(a: Any, norm: Any) -> Any:
+    """a / norm, and 0 where the norm is 0 (where a is 0 too): the smallest subgradient.
+
+    The denominator is made safe (1) there before dividing, and the result is then set to 0
+    by a constant mask, so its own derivatives are finite and 0 there too (no 0 * inf).
+    """
+    zero = value(norm) == 0
+    if not zero.any():
+        return a / norm
+    return np.where(zero, 0, a / np.where(zero, 1, norm))
+
+
+@register(method=True, numpy=np.linalg.norm)
+def norm(
+    x: Any, ord: Any = None, axis: int | tuple[int, int] | None = None, keepdims: bool = False
+) -> Tensor:
+    """The 2-norm sqrt(sum(x**2)) over `axis` (all elements when None), as numpy.linalg.norm.
+
+    Only the 2-norm: `ord` None, 2 for vectors (one axis) or "fro" for matrices (two axes).
+    Its gradient is x / norm. Where x is all zeros the norm has no derivative; its gradient
+    there is 0, the smallest subgradient (as al.abs at 0, and as PyTorch), at every order.
+    Values whose squares would underflow or overflow are scaled first (numpy would give 0
+    or inf there).
+    """
+    x = as_tensor(x)
+    vector = isinstance(axis, int | np.integer) or (axis is None and x.ndim == 1)
+    matrix = (axis is None and x.ndim == 2) or (isinstance(axis, tuple) and len(axis) == 2)
+    if ord is not None and not vector and not matrix:
+        raise ValueError(f"norm: ord={ord!r} needs a vector or a matrix, got shape {x.shape}")
+    if ord == "fro" and not matrix:
+        raise ValueError(f"norm: ord='fro' is a matrix norm, got a vector of shape {x.shape}")
+    if not (ord is None or (ord == 2 and vector) or (ord == "fro" and matrix)):
+        raise TypeError(
+            f"norm: ord={ord!r} is not supported on Tensors, only the 2-norm (ord None, 2 for "
+            "vectors, 'fro' for matrices); for ord=1 write al.abs(x).sum(axis)"
+        )
+    return Norm.apply(x, axis=axis, keepdims=keepdims)
+
+
 class Cumsum(Function):
     """Running sum along `axis` (of the flattened array when None), as numpy.cumsum."""
 
@@ -771,6 +877,19 @@ class Cumsum(Function):
 def cumsum(x: Any, axis: int | None = None) -> Tensor:
     """Cumulative sum along `axis` (over the flattened tensor when None), as numpy.cumsum."""
     return Cumsum.apply(as_tensor(x), axis=axis)
+
+
+@register(numpy=(np.max, np.amax), public=False)
+def _np_max(
+    a: Any,
+    axis: Any = None,
+    out: Any = None,
+    keepdims: bool = False,
+    initial: Any = None,
+    where: Any = None,
+) -> Tensor:
+    numpy_reduction_check("max", out, where, initial=initial)
+    return max(a, axis, keepdims)
 
 
 # --- shapes and indexing ---------------------------------------------------------------
@@ -897,6 +1016,32 @@ class Cast(Function):
         return Cast.apply(x, dtype=dtype)
 
 
+class Clone(Function):
+    """A copy of a with memory of its own."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, grad):  # the identity
+        return grad
+
+    @staticmethod
+    def jvp(ctx, t):  # the identity
+        return t
+
+    @staticmethod
+    def batch(b, x):
+        return Clone.apply(x)
+
+
+@register(method=True, numpy=np.copy)
+def clone(x: Any) -> Tensor:
+    """A copy with memory of its own, on the graph (as PyTorch's clone, numpy.copy)."""
+    return Clone.apply(as_tensor(x))
+
+
 @register(method=True, public=False)
 def astype(x: Tensor, dtype: Any) -> Tensor:
     """A copy converted to `dtype`; to a float dtype it stays on the graph, else a constant."""
@@ -955,10 +1100,18 @@ class IndexAdd(Function):
 
 @register(method="__getitem__", public=False)
 def getitem(x: Tensor, index: Any) -> Tensor:
-    """x[index]; Tensors used as indices give their values."""
+    """x[index]; Tensors used as indices give a copy of their values."""
     if isinstance(index, tuple):
-        index = tuple(value(i) for i in index)
-    return GetItem.apply(x, index=value(index))
+        index = tuple(_constant(i) for i in index)
+    return GetItem.apply(x, index=_constant(index))
+
+
+def _constant(x: Any) -> Any:
+    """A Tensor used as a parameter (index, condition): a copy of its values.
+
+    The op keeps it for backward, so a later in-place change of the Tensor must not reach it.
+    """
+    return np.array(x.data) if isinstance(x, Tensor) else x
 
 
 class Concatenate(Function):
@@ -1550,16 +1703,16 @@ class Where(Function):
 
 
 @register(numpy=np.where)
-def where(condition: Any, a: Any, b: Any) -> Tensor:
-    """`a` where `condition` is true, else `b` (broadcasting); no gradient to `condition`."""
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    """`x` where `condition` is true, else `y` (broadcasting); no gradient to `condition`."""
     if not getattr(condition, "_batched", False):  # (a batched mask inside vmap stays one)
-        condition = np.asarray(value(condition))
+        condition = np.asarray(_constant(condition))
     if condition.dtype != bool:
         raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
-    if not (isinstance(a, Tensor) or isinstance(b, Tensor)):
-        a = a if isinstance(a, int | float) else as_tensor(a)
-        b = as_tensor(b) if isinstance(a, int | float) else b
-    return Where.apply(a, b, condition=condition)
+    if not (isinstance(x, Tensor) or isinstance(y, Tensor)):
+        x = x if isinstance(x, int | float) else as_tensor(x)
+        y = as_tensor(y) if isinstance(x, int | float) else y
+    return Where.apply(x, y, condition=condition)
 
 
 class LeakyReLU(Function):

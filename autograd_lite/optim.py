@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .tensor import Tensor
+from .versions import mark_changed
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler"]
 
@@ -229,6 +230,7 @@ class SGD(Optimizer):
                     p.data -= lr * grad
                 else:
                     self._momentum_update(i, p, grad, group)
+                mark_changed(p.data)  # the version counter: a graph that saved p is stale now
             index += len(params)
 
     def _momentum_update(
@@ -328,6 +330,7 @@ class Adam(Optimizer):
                     np.divide(m, work, out=work)
                     work *= step_size
                     p.data -= work
+                    mark_changed(p.data)  # the version counter (see SGD.step)
                 index += 1
 
 

@@ -94,6 +94,7 @@ VALUE_FUNCTIONS = {
     np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.nonzero,
     np.count_nonzero, np.isclose, np.allclose, np.array_equal, np.array_equiv,
     np.result_type, np.can_cast, np.may_share_memory, np.shares_memory,
+    np.empty_like,  # it reads the shape and dtype only
 }  # fmt: skip
 
 
@@ -129,25 +130,78 @@ def numpy_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
 
 
 def numpy_function(func: Any, args: tuple, kwargs: dict) -> Any:
-    """`Tensor.__array_function__`: numpy functions on Tensors (np.sum(t), np.where, ...)."""
+    """`Tensor.__array_function__`: numpy functions on Tensors (np.sum(t), np.where, ...).
+
+    The call is read with numpy's own signature (np.min(t, 0, None, True) means
+    keepdims=True, as in numpy), then passed on by name; an argument that the Tensor version
+    does not take raises TypeError unless it has numpy's default value.
+    """
     fn = NUMPY.get(func)
     if fn is not None:
-        try:
-            return fn(*args, **kwargs)
-        except TypeError as e:
-            try:
-                inspect.signature(fn).bind(*args, **kwargs)
-            except TypeError:  # the arguments, not the computation, were refused
-                raise TypeError(
-                    f"numpy.{func.__name__} on Tensors accepts the arguments "
-                    f"{inspect.signature(fn)}: {e}"
-                ) from None
-            raise
+        call = _CALLS.get(func) or _CALLS.setdefault(func, _NumpyCall(func, fn))
+        args, kwargs = call.translate(args, kwargs)
+        return fn(*args, **kwargs)
     if func in VALUE_FUNCTIONS:
         return func(*_plain(args), **{k: _plain(v) for k, v in kwargs.items()})
-    module = getattr(func, "__module__", "numpy") or "numpy"
-    module = "numpy" if module.startswith("numpy") and module.count(".") < 2 else module
-    raise TypeError(_unsupported(f"{module}.{func.__name__}"))
+    raise TypeError(_unsupported(numpy_name(func)))
+
+
+class _NumpyCall:
+    """How a call written for a numpy function maps onto its Tensor version `fn`."""
+
+    def __init__(self, func: Any, fn: Callable) -> None:
+        self.name, self.fn = numpy_name(func), fn
+        ours = inspect.signature(fn).parameters
+        self.ours = set(ours)
+        self.takes_any = any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in ours.values())
+        try:
+            self.numpy = inspect.signature(func)
+        except (TypeError, ValueError):  # no signature to read: calls go through as written
+            self.numpy = None
+            return
+        numpy_pos, our_pos = (
+            [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            for params in (self.numpy.parameters.values(), ours.values())
+        )
+        # How many positional arguments mean the same in both (the first always does).
+        self.same = 1
+        while (
+            self.same < min(len(numpy_pos), len(our_pos))
+            and numpy_pos[self.same] == our_pos[self.same]
+        ):
+            self.same += 1
+
+    def translate(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        if self.numpy is None or self.takes_any:
+            return args, kwargs
+        if len(args) <= self.same and all(k in self.ours for k in kwargs):
+            return args, kwargs  # the usual call: nothing to translate
+        try:
+            bound = self.numpy.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{self.name}: {e}") from None
+        first, *rest = bound.arguments.items()
+        out = {}
+        for name, given in rest:
+            if name in self.ours:
+                out[name] = given
+            elif given is not self.numpy.parameters[name].default and given is not None:
+                raise TypeError(
+                    f"{self.name}(..., {name}=...) is not supported on Tensors; the Tensor "
+                    f"version takes {inspect.signature(self.fn)}"
+                )
+        return (first[1],), out
+
+
+_CALLS: dict[Any, _NumpyCall] = {}
+
+
+def numpy_name(func: Any) -> str:
+    """The public name of a numpy callable: `numpy.exp`, `numpy.linalg.norm`."""
+    module = getattr(func, "__module__", None) or "numpy"
+    if module.startswith("numpy.") and "._" in module:  # a private module: named from numpy
+        module = "numpy"
+    return f"{module}.{func.__name__}"
 
 
 def _unsupported(name: str) -> str:
@@ -161,8 +215,8 @@ def _unsupported(name: str) -> str:
 
 def supported_numpy() -> list[str]:
     """The numpy functions and ufuncs that work on Tensors (with a gradient, or without one)."""
-    names = {f"numpy.{f.__name__}" for f in NUMPY} | {
-        f"numpy.{f.__name__} (no gradient)" for f in VALUE_UFUNCS | VALUE_FUNCTIONS
+    names = {numpy_name(f) for f in NUMPY} | {
+        f"{numpy_name(f)} (no gradient)" for f in VALUE_UFUNCS | VALUE_FUNCTIONS
     }
     return sorted(names)
 

@@ -14,9 +14,11 @@ import numpy as np
 
 
 def _as_data(data: Any, requires_grad: bool) -> np.ndarray:
-    """Array-like -> ndarray: float arrays keep their dtype, other numbers become float64."""
+    """Array-like -> ndarray of its own dtype: float, integer or bool (only floats take grad)."""
     if isinstance(data, Tensor):
         data = data.data
+    elif type(data) in (list, tuple):
+        data = _values(data)
     try:
         array = np.asarray(data)
     except ValueError as e:  # ragged nested lists
@@ -30,17 +32,36 @@ def _as_data(data: Any, requires_grad: bool) -> np.ndarray:
                 f"Tensor: only floating point data can require grad, got {array.dtype} "
                 "(pass floats, e.g. np.asarray(data, dtype=float))"
             )
-        return array.astype(np.float64)
+        return array
     raise TypeError(f"Tensor: data must be numeric, got dtype {array.dtype}")
+
+
+def _values(data: list | tuple) -> Any:
+    """Nested lists of Tensors (`Tensor([loss1, loss2])`) -> lists of their arrays.
+
+    numpy cannot convert a list of 0-d objects through `__array__`. Only lists whose first
+    element is a Tensor or a list are walked, so a long list of numbers costs nothing.
+    """
+    if data and (isinstance(data[0], Tensor) or type(data[0]) in (list, tuple)):
+        return [_value_of(d) for d in data]
+    return data
+
+
+def _value_of(x: Any) -> Any:
+    if isinstance(x, Tensor):
+        return x.data
+    return _values(x) if type(x) in (list, tuple) else x
 
 
 class Tensor:
     """An n-dimensional array that records operations for reverse-mode differentiation.
 
-    `Tensor(data, requires_grad=False)`: `data` is array-like. Float data keeps its dtype
-    (float32 stays float32), other numbers become float64. Operators and methods mix freely
-    with ndarrays and Python scalars on either side. After `loss.backward()`, every leaf
-    tensor created with `requires_grad=True` holds d(loss)/d(leaf) in `.grad`.
+    `Tensor(data, requires_grad=False)`: `data` is array-like (also a list of Tensors, whose
+    values it takes: `al.stack` keeps their graph). It keeps its dtype: float32 stays
+    float32; integer and bool tensors index, compare and mix in arithmetic under numpy's
+    promotion rules, but only float tensors can require grad. Operators and methods mix
+    freely with ndarrays and Python scalars on either side. After `loss.backward()`, every
+    leaf tensor created with `requires_grad=True` holds d(loss)/d(leaf) in `.grad`.
     """
 
     # _tangents: {jvp level: tangent} while al.func.jvp runs (see func.py); unset otherwise.
@@ -90,6 +111,87 @@ class Tensor:
         if self.data.size != 1:
             raise ValueError(f"item: tensor has {self.data.size} elements, not 1")
         return self.data.item()
+
+    # --- Python's conversions, as numpy and PyTorch (the values, without a graph) -------
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"bool: the truth value of a tensor with {self.data.size} elements is "
+                "ambiguous; use (t > 0).any() or (t > 0).all()"
+            )
+        return bool(self.data.item())
+
+    def __float__(self) -> float:
+        return float(self._one_element("float"))
+
+    def __int__(self) -> int:
+        return int(self._one_element("int"))
+
+    def __index__(self) -> int:
+        """A 0-d integer tensor as an index (`seq[t]`, `range(t)`), as numpy."""
+        if self.data.ndim or self.data.dtype.kind not in "iu":
+            raise TypeError(
+                f"only 0-d integer tensors can be used as an index, got shape {self.shape} "
+                f"and dtype {self.dtype}"
+            )
+        return int(self.data)
+
+    def _one_element(self, what: str) -> Any:
+        if self.data.size != 1:
+            raise TypeError(
+                f"{what}(): only one-element tensors can be converted to Python scalars, got "
+                f"shape {self.shape}"
+            )
+        return self.data.item()
+
+    def __format__(self, spec: str) -> str:
+        if self.data.ndim == 0:  # f"{loss:.3f}", as numpy and PyTorch
+            return format(self.data.item(), spec)
+        if not spec:
+            return str(self)
+        raise TypeError(
+            f"format: the spec {spec!r} needs a 0-d tensor, got shape {self.shape} "
+            "(format t.item(), or np.array2string(t.data) for an array)"
+        )
+
+    def __iter__(self) -> Any:
+        """The sub-tensors along the first axis (each on the graph, as `t[i]`)."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    def tolist(self) -> Any:
+        """The values as (nested lists of) Python numbers."""
+        return self.data.tolist()
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Any:
+        """Index of the maximum over `axis` (flattened when None): plain numpy values."""
+        return self.data.argmax(axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Any:
+        """Index of the minimum over `axis` (flattened when None): plain numpy values."""
+        return self.data.argmin(axis=axis, keepdims=keepdims)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set `requires_grad` of a leaf in place (as PyTorch); returns the tensor."""
+        if self._ctx is not None:
+            if requires_grad:
+                return self  # a result of a recorded op already requires grad
+            raise RuntimeError(
+                f"requires_grad_: only leaf tensors can change requires_grad; this one was "
+                f"made by {self._ctx.name} (use t.detach() for a copy without a graph)"
+            )
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"requires_grad_: only floating point tensors can require grad, got {self.dtype}"
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory was changed in place (shared with its views)."""
+        return versions.version(self.data)
 
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shared, not copied)."""
@@ -207,6 +309,6 @@ def as_tensor(x: Any) -> Tensor:
 
 
 # Imported last: ops and engine build on the Tensor class defined above.
-from autograd_lite import engine, hooks, registry  # noqa: E402
+from autograd_lite import engine, hooks, registry, versions  # noqa: E402
 
 _NUMPY = registry.NUMPY

@@ -509,6 +509,27 @@ def test_no_grad_as_decorator():
     assert step.__name__ == "step"
 
 
+def test_no_grad_and_enable_grad_as_decorators_without_parentheses():
+    x = Tensor(np.ones(2), requires_grad=True)
+
+    @al.no_grad
+    def step(t):
+        """Doubles t."""
+        return t * 2.0
+
+    @al.enable_grad
+    def recorded(t):
+        return t * 2.0
+
+    assert step(x).requires_grad is False and al.is_grad_enabled()
+    assert step.__name__ == "step" and step.__doc__ == "Doubles t."
+    with al.no_grad():
+        assert recorded(x).requires_grad
+        assert not al.is_grad_enabled()
+    with pytest.raises(TypeError, match="can only decorate a function"):
+        al.no_grad(3)
+
+
 def test_no_grad_restores_the_mode_after_an_exception():
     with pytest.raises(KeyError), al.no_grad():
         raise KeyError("boom")

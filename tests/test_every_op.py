@@ -98,6 +98,11 @@ CASES: dict[str, tuple[Callable, list[np.ndarray]]] = {
     "std": (lambda x: al.std(x, axis=0), [gapped(2, 3)]),
     "cumsum": (lambda x: al.cumsum(x, axis=1) ** 2, [normal(2, 3)]),
     "logsumexp": (lambda x: al.logsumexp(x, axis=1), [normal(2, 3)]),
+    "norm": (lambda x: al.norm(x) * x, [normal(2, 3)]),
+    "clone": (lambda x: al.clone(x) * x, [normal(2, 3)]),
+    "flatten": (lambda x: x.flatten(1) ** 2, [normal(2, 3, 2)]),
+    "ravel": (lambda x: al.ravel(x) ** 2, [normal(2, 3)]),
+    "unsqueeze": (lambda x: al.unsqueeze(x, 1) ** 2, [normal(2, 3)]),
     "squeeze": (lambda x: al.squeeze(x) ** 2, [normal(2, 1, 3)]),
     "expand_dims": (lambda x: al.expand_dims(x, 1) ** 2, [normal(2, 3)]),
     "flip": (lambda x: al.flip(x, 1) ** 2, [normal(2, 3)]),
@@ -114,7 +119,10 @@ CASES: dict[str, tuple[Callable, list[np.ndarray]]] = {
     "gelu": (al.gelu, [normal(2, 3)]),
 }
 # Exported names that are not differentiable ops of Tensors (tested elsewhere).
-NOT_OPS = {"one_hot", "zeros", "ones", "full", "arange", "zeros_like", "ones_like"}
+NOT_OPS = {"one_hot", "zeros", "ones", "full", "arange", "zeros_like", "ones_like",
+           # in-place updates: no gradient flows through them (tests/test_inplace.py)
+           "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ipow__", "__imatmul__",
+           "__setitem__", "zero_"}  # fmt: skip
 # Methods that are other names of an op in CASES.
 ALIASES = {"__abs__": "abs", "__add__": "add", "__radd__": "add", "__sub__": "subtract",
            "__rsub__": "subtract", "__mul__": "multiply", "__rmul__": "multiply",

@@ -154,6 +154,9 @@ OPS = {
     "linear": (ops.Linear, linear_case()),
     "sum": (ops.Sum, reduction("sum")),
     "max": (ops.Max, reduction("max", distinct_arrays)),
+    "norm": (ops.Norm, reduction("norm", gapped_arrays)),  # (a kink at 0, as abs)
+    "norm at zero": (ops.Norm, st.just(((lambda t: al.norm(t * 0.0, axis=0)), [np.ones((2, 3))]))),
+    "clone": (ops.Clone, unary(lambda t: al.clone(t) * t)),
     "broadcast_to": (ops.BroadcastTo, broadcast_case()),
     "reshape": (ops.Reshape, reshape_case()),
     "transpose": (ops.Transpose, transpose_case()),

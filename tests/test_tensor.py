@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 import autograd_lite as al
 from autograd_lite import Tensor
-from tests.strategies import arrays, shapes
+from tests.strategies import arrays, assert_gradcheck, shapes
 
 
 # --- construction and dtypes -------------------------------------------------------------------
@@ -24,10 +25,10 @@ def test_float_data_keeps_its_dtype(dtype):
     "data",
     [1, [1, 2, 3], np.arange(4, dtype=np.int32), np.arange(3, dtype=np.uint8), True, [True]],
 )
-def test_integer_and_bool_data_become_float64(data):
+def test_integer_and_bool_data_keep_their_dtype(data):
     t = Tensor(data)
-    assert t.dtype == np.float64
-    np.testing.assert_array_equal(t.data, np.asarray(data, dtype=np.float64))
+    assert t.dtype == np.asarray(data).dtype and t.dtype.kind in "biu"
+    np.testing.assert_array_equal(t.data, np.asarray(data))
 
 
 def test_python_float_and_nested_lists_become_float64_arrays():
@@ -290,3 +291,176 @@ def test_broadcast_error_names_op_and_shapes(op, name):
 def test_reshape_error_names_the_op():
     with pytest.raises(ValueError, match=r"^reshape:.*\(2, 3\)"):
         Tensor(np.ones((2, 3))).reshape(4)
+
+
+# --- integer and bool tensors ------------------------------------------------------------------
+def test_integer_and_bool_tensors_index_compare_and_reduce_like_numpy():
+    x = Tensor(np.arange(5.0) * 2, requires_grad=True)
+    index, mask = Tensor(np.array([4, 1, 1])), Tensor(np.array([True, False, True, False, True]))
+    np.testing.assert_array_equal(x[index].data, [8.0, 2.0, 2.0])
+    np.testing.assert_array_equal(x[mask].data, [0.0, 4.0, 8.0])
+    (x[index].sum() + x[mask].sum()).backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0, 1.0, 0.0, 2.0])
+    i = Tensor(np.array([3, 1, 2]))
+    np.testing.assert_array_equal(i > 1, [True, False, True])
+    assert i.sum().dtype == np.int64 and i.sum().item() == 6
+    assert mask.sum().item() == 3 and i.mean().dtype == np.float64
+    assert i.astype(np.int32).dtype == np.int32 and i.astype(bool).dtype == bool
+
+
+PROMOTIONS = [  # (left, right): the result dtype is numpy's
+    (np.arange(1, 4), np.ones(3, dtype=np.float32)),
+    (np.arange(1, 4), 0.5),
+    (np.arange(1, 4), 2),
+    (np.arange(1, 4, dtype=np.int32), np.arange(1, 4, dtype=np.int64)),
+    (np.arange(1, 4, dtype=np.uint8), 3),
+    (np.array([True, False, True]), np.arange(1, 4)),
+    (np.array([True, False, True]), 1.5),
+    (np.ones(3, dtype=np.float32), np.arange(1, 4, dtype=np.int16)),
+    (np.ones(3, dtype=np.float32), 2),
+]
+
+
+@pytest.mark.parametrize("left, right", PROMOTIONS)
+@pytest.mark.parametrize("op", ["__add__", "__mul__", "__sub__", "__truediv__", "__radd__"])
+def test_arithmetic_follows_numpys_promotion_rules(left, right, op):
+    expected = getattr(left, op)(right)
+    right_t = Tensor(right) if isinstance(right, np.ndarray) else right
+    got = getattr(Tensor(left), op)(right_t)
+    assert got.dtype == expected.dtype, (left.dtype, right, op)
+    np.testing.assert_array_equal(got.data, expected)
+
+
+@given(x=arrays((3,)))
+def test_integer_constants_mix_with_float_tensors_and_gradients_stay_float(x):
+    counts = Tensor(np.array([1, 2, 3]))
+    assert_gradcheck(lambda t: (t * counts + counts / (t * t + 1)).sum(), x)
+    t = Tensor(x, requires_grad=True)
+    (t * counts).sum().backward()
+    assert t.grad.dtype == np.float64
+    np.testing.assert_array_equal(t.grad, [1.0, 2.0, 3.0])
+
+
+def test_fused_loss_takes_integer_tensor_targets():
+    logits = Tensor(np.array([[1.0, 2.0], [0.5, -1.0]]), requires_grad=True)
+    with_tensor = al.softmax_cross_entropy(logits, Tensor(np.array([1, 0])))
+    with_array = al.softmax_cross_entropy(logits, np.array([1, 0]))
+    assert with_tensor.item() == with_array.item()
+
+
+def test_a_list_of_0d_tensors_becomes_a_tensor_of_their_values_or_a_stack_on_the_graph():
+    a, b = Tensor(1.5, requires_grad=True), Tensor(-2.0, requires_grad=True)
+    values = Tensor([a * 2, b])
+    assert values.shape == (2,) and not values.requires_grad  # values, like torch.tensor
+    np.testing.assert_array_equal(values.data, [3.0, -2.0])
+    assert Tensor([[Tensor(1), Tensor(2)], [Tensor(3), Tensor(4)]]).dtype == np.int64
+    assert Tensor([Tensor(np.float32(1.0))]).dtype == np.float32
+    losses = [a * a, a * b, b]
+    total = al.stack(losses).sum()  # the graph is kept
+    total.backward()
+    assert a.grad == 2 * 1.5 + -2.0 and b.grad == 1.5 + 1.0
+
+
+# --- Python's conversions ------------------------------------------------------------------
+@pytest.mark.parametrize("data, truth", [(0.0, False), ([0.0], False), ([[2.0]], True), (3, True)])
+def test_bool_of_one_element_is_its_truth(data, truth):
+    assert bool(Tensor(data)) is truth
+
+
+@pytest.mark.parametrize("data", [np.zeros(3), np.ones((2, 2)), np.zeros(0)])
+def test_bool_of_several_or_no_elements_is_ambiguous(data):
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(Tensor(data))
+
+
+def test_float_int_and_index():
+    assert float(Tensor(np.array([[2.5]], dtype=np.float32))) == 2.5
+    assert int(Tensor(2.7)) == 2 and int(Tensor([-3])) == -3
+    for convert in (float, int):
+        with pytest.raises(TypeError, match=r"one-element.*\(2,\)"):
+            convert(Tensor([1.0, 2.0]))
+    assert [10, 20, 30][Tensor(2)] == 30 and list(range(Tensor(np.int32(3)))) == [0, 1, 2]
+    for bad in (Tensor(1.0), Tensor([1])):
+        with pytest.raises(TypeError, match="0-d integer"):
+            [1, 2][bad]
+
+
+def test_format():
+    assert f"{Tensor(1.23456):.3f}" == "1.235"
+    assert f"{Tensor(np.float32(0.5)):>6}" == "   0.5"
+    assert f"{Tensor(7)}" == "7"
+    t = Tensor([1.0, 2.0])
+    assert f"{t}" == str(t)
+    with pytest.raises(TypeError, match=r"0-d tensor.*\(1,\)"):
+        f"{Tensor([1.0]):.2f}"
+
+
+def test_iteration():
+    with pytest.raises(TypeError, match="0-d"):
+        iter(Tensor(1.0))
+    with pytest.raises(TypeError, match="0-d"):
+        list(Tensor(1.0))
+    x = Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    rows = list(x)
+    assert len(rows) == 3 and all(r.shape == (2,) and r.requires_grad for r in rows)
+    (rows[0] * 1.0 + rows[2] * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[1.0, 1.0], [0.0, 0.0], [3.0, 3.0]])
+    a, b = Tensor([1.0, 2.0])  # unpacking
+    assert (a.item(), b.item()) == (1.0, 2.0)
+
+
+def test_tolist_argmax_argmin_give_plain_values():
+    data = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    t = Tensor(data, requires_grad=True)
+    assert t.tolist() == data.tolist() and Tensor(2.5).tolist() == 2.5
+    assert t.argmax() == 3 and t.argmin() == 4
+    np.testing.assert_array_equal(t.argmax(axis=1), [1, 0])
+    np.testing.assert_array_equal(t.argmin(axis=0, keepdims=True), [[0, 1, 0]])
+    assert type(t.argmax(axis=0)) is np.ndarray
+
+
+# --- PyTorch's shape methods ---------------------------------------------------------------
+@st.composite
+def flatten_case(draw):
+    shape = draw(shapes(max_dims=4))
+    if not shape:
+        return shape, 0, -1
+    ndim = len(shape)
+    start = draw(st.integers(-ndim, ndim - 1))
+    end = draw(st.integers(start % ndim, ndim - 1))
+    return shape, start, end - ndim if draw(st.booleans()) else end
+
+
+@given(case=flatten_case())
+def test_flatten_merges_axes_start_to_end_as_pytorch(case):
+    shape, start, end = case
+    x = np.arange(float(np.prod(shape))).reshape(shape)
+    out = Tensor(x).flatten(start, end)
+    if shape:
+        s, e = start % len(shape), end % len(shape)
+        assert out.shape == shape[:s] + (int(np.prod(shape[s : e + 1])),) + shape[e + 1 :]
+    else:
+        assert out.shape == (1,)  # as torch.flatten of a 0-d tensor
+    np.testing.assert_array_equal(out.data.ravel(), x.ravel())
+    assert_gradcheck(lambda t: t.flatten(start, end) * 2.0, x)
+    assert Tensor(x).ravel().shape == (x.size,) and al.flatten(Tensor(x)).shape == (x.size,)
+
+
+@given(x=shapes(max_dims=3).flatmap(arrays), data=st.data())
+def test_unsqueeze_inserts_an_axis_like_expand_dims(x, data):
+    dim = data.draw(st.integers(-x.ndim - 1, x.ndim))
+    out = Tensor(x).unsqueeze(dim)
+    assert out.shape == np.expand_dims(x, dim).shape
+    assert_gradcheck(lambda t: t.unsqueeze(dim) * 3.0, x)
+
+
+def test_flatten_and_unsqueeze_errors_name_the_method():
+    t = Tensor(np.ones((2, 3)))
+    with pytest.raises(np.exceptions.AxisError, match="^unsqueeze: axis 3"):
+        t.unsqueeze(3)
+    with pytest.raises(np.exceptions.AxisError, match="^flatten: axis 2"):
+        t.flatten(2)
+    with pytest.raises(ValueError, match="^flatten: start_dim 1 comes after end_dim 0"):
+        t.flatten(1, 0)
+    with pytest.raises(TypeError, match="^flatten: an axis must be an int, got 'C'"):
+        t.flatten("C")
