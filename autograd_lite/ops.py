@@ -1861,62 +1861,77 @@ def _normalize_axis(axis: int, ndim: int, where: str) -> int:
 class SoftmaxCrossEntropy(Function):
     """Fused, stable softmax + cross-entropy over the rows of (N, C) logits.
 
-    loss_i = -sum_k t_ik log softmax(z_i)_k, with t one-hot rows (class indices) or
-    probability rows. Its gradient is simply softmax(z) - t (times the reduction's scale).
+    loss_i = -sum_k t_ik log softmax(z_i)_k, with t the one-hot rows of (N,) class indices, or
+    (N, C) probability rows. Its gradient is simply softmax(z) - t (times the reduction's
+    scale). Class indices are an input like the logits (validated here, in forward), so the
+    op is one recorded step from labels to loss.
     """
 
     name = "softmax_cross_entropy"
 
     @staticmethod
-    def forward(ctx, logits, targets, reduction="mean", one_hot=False):
+    def forward(ctx, logits, targets, reduction="mean"):
         # With s = z - max(z) and T = sum_k t_k (1 for one-hot rows):
         # loss = -sum_k t_k log softmax(z)_k = T log(sum_k e^s_k) - sum_k t_k s_k
-        row_sums = None if one_hot else targets.sum(axis=1, keepdims=True)
+        rows = _target_rows(targets, logits)
+        row_sums = None if rows is not targets else targets.sum(axis=1, keepdims=True)
         shifted = logits - logits.max(axis=1, keepdims=True)  # stable: largest exponent e^0
         exps = np.exp(shifted)
         total = exps.sum(axis=1, keepdims=True)
         log_total = np.log(total) if row_sums is None else np.log(total) * row_sums
         ctx.save_for_backward(logits, targets)
-        ctx.probs, ctx.row_sums, ctx.reduction = exps / total, row_sums, reduction
+        ctx.probs, ctx.row_sums, ctx.rows, ctx.reduction = exps / total, row_sums, rows, reduction
         if reduction == "none":
-            return log_total.reshape(-1) - (targets * shifted).sum(axis=1)
-        loss = log_total.sum() - np.vdot(targets, shifted)  # vdot: sum of t * s in one call
+            return log_total.reshape(-1) - (rows * shifted).sum(axis=1)
+        loss = log_total.sum() - np.vdot(rows, shifted)  # vdot: sum of t * s in one call
         return np.array(loss / len(logits) if reduction == "mean" else loss)
 
     @staticmethod
     def backward(ctx, grad):  # dL/dz = T softmax(z) - t, scaled as the reduction scales
         logits, targets = ctx.saved_tensors
         # The fast path reuses the forward's softmax; a graph (create_graph) recomputes it
-        # as an op so that it can be differentiated again.
+        # as an op so that it can be differentiated again. One-hot rows are constants.
         probs = Softmax.apply(logits, axis=1) if isinstance(logits, Tensor) else ctx.probs
+        rows = targets if ctx.row_sums is not None else ctx.rows
         if ctx.row_sums is not None:
             probs = probs * ctx.row_sums
         n = probs.shape[0]
         if ctx.reduction == "none":
-            return (probs - targets) * grad.reshape((n, 1)), None
-        return (probs - targets) * (grad / n if ctx.reduction == "mean" else grad), None
+            return (probs - rows) * grad.reshape((n, 1)), None
+        return (probs - rows) * (grad / n if ctx.reduction == "mean" else grad), None
 
     @staticmethod
-    def jvp(ctx, tz, tt, reduction="mean", one_hot=False):  # dL = sum_k (T s_k - t_k) dz_k
+    def jvp(ctx, tz, tt, reduction="mean"):  # dL = sum_k (T s_k - t_k) dz_k
         logits, targets = ctx.inputs  # targets get no derivative (as in backward): tt unused
         probs = Softmax.apply(logits, axis=1)
-        if not one_hot:
+        rows = _target_rows(value(targets), value(logits))
+        if rows is value(targets):
+            rows = targets
             probs = probs * targets.sum(axis=1, keepdims=True)
-        losses = ((probs - targets) * tz).sum(axis=1)
+        losses = ((probs - rows) * tz).sum(axis=1)
         if reduction == "none":
             return losses
         return losses.sum() / len(value(logits)) if reduction == "mean" else losses.sum()
 
     @staticmethod
-    def batch(b, logits, targets, reduction="mean", one_hot=False):  # all rows as one (N, C)
+    def batch(b, logits, targets, reduction="mean"):  # all examples' rows as one (N, C)
         logits, targets = b.full(logits, b.dims[0]), b.full(targets, b.dims[1])
         n, c = np.shape(logits)[-2:]
+        labels = np.ndim(targets) == b.nb + 1  # class indices: (..., N)
         losses = SoftmaxCrossEntropy.apply(
-            logits.reshape(-1, c), targets.reshape(-1, c), reduction="none", one_hot=one_hot
+            logits.reshape(-1, c), targets.reshape(-1) if labels else targets.reshape(-1, c),
+            reduction="none",
         ).reshape(*b.sizes, n)
         if reduction == "none":
             return losses
         return losses.sum(axis=-1) / n if reduction == "mean" else losses.sum(axis=-1)
+
+
+def _target_rows(targets: Any, logits: Any) -> Any:
+    """Probability rows as they are; class indices (N,) as validated one-hot rows."""
+    if targets.ndim == 2:
+        return targets
+    return one_hot_rows(targets, logits.shape[1], logits.dtype, "softmax_cross_entropy")
 
 
 @register()
@@ -1938,27 +1953,19 @@ def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") ->
             f"softmax_cross_entropy: logits must have shape (N, C), got {logits.shape}"
         )
     n, c = logits.shape
-    batched = getattr(targets, "_batched", False)  # each example's targets, inside vmap
-    if not batched:
-        targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    if not isinstance(targets, Tensor):
+        targets = np.asarray(targets)
     if targets.ndim == 1:
         if targets.shape[0] != n:
             raise ValueError(
                 f"softmax_cross_entropy: {targets.shape[0]} targets for {n} rows of logits"
             )
-        if batched:
-            rows = targets._map_rows(
-                lambda t: one_hot_rows(t, c, logits.dtype, "softmax_cross_entropy")
-            )
-        else:
-            rows = one_hot_rows(targets, c, logits.dtype, "softmax_cross_entropy")
-        return SoftmaxCrossEntropy.apply(logits, rows, reduction=reduction, one_hot=True)
-    if targets.shape != (n, c):
+    elif targets.shape != (n, c):
         raise ValueError(
             f"softmax_cross_entropy: targets must have shape ({n},) or ({n}, {c}) "
             f"for logits of shape {logits.shape}, got {targets.shape}"
         )
-    if targets.dtype != logits.dtype:  # the loss keeps the logits' dtype
+    elif targets.dtype != logits.dtype:  # the loss keeps the logits' dtype
         targets = targets.astype(logits.dtype)
     return SoftmaxCrossEntropy.apply(logits, targets, reduction=reduction)
 
