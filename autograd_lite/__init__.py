@@ -25,6 +25,7 @@ registry.install_methods(Tensor)
 globals().update(registry.PUBLIC)
 
 from autograd_lite import func, nn, optim, viz  # noqa: E402  (they use the Tensor methods)
+from autograd_lite.compile import TracingError, compile  # noqa: E402
 from autograd_lite.io import load, save  # noqa: E402
 
 __version__ = "0.1.0"
@@ -33,7 +34,9 @@ __all__ = [
     "Function",
     "GradcheckError",
     "Tensor",
+    "TracingError",
     "as_tensor",
+    "compile",
     "creation",
     "detect_anomaly",
     "enable_grad",

@@ -36,14 +36,16 @@ class _Mode(threading.local):
     enabled = True  # each thread starts with grad mode on
     levels: tuple = ()  # the al.func transforms (jvp, vmap) active in this thread, outer first
     anomaly = False  # detect_anomaly() (anomaly.py)
+    recorder = None  # the al.compile trace being recorded in this thread (compile.py)
 
 
 _mode = _Mode()
 # How many detect_anomaly() blocks are open in all threads: the hot path reads this global
 # first (one cheap check when anomaly mode is off everywhere), then the thread's own flag.
 _anomaly_users = 0
-# How many al.func transform levels are active in all threads (func.py counts them): the
-# same pattern, so that Function.apply pays one read of this global while there are none.
+# How many al.func transform levels and al.compile traces are active in all threads (func.py
+# and compile.py count them): the same pattern, so that Function.apply pays one read of this
+# global while there are none.
 _transforms_active = 0
 
 
@@ -220,8 +222,10 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run `forward` on the inputs' arrays and record the node if a gradient is needed."""
-        if _transforms_active and _mode.levels:  # inside al.func.jvp / vmap: see func.py
-            return _transformed(cls, args, kwargs)
+        if _transforms_active and (_mode.levels or _mode.recorder is not None):
+            if _mode.recorder is not None:  # tracing for al.compile: see compile.py
+                return _mode.recorder.op(cls, args, kwargs)
+            return _transformed(cls, args, kwargs)  # inside al.func.jvp / vmap: see func.py
         arrays, edges, needs = [], [], []
         any_tensor = False
         for a in args:
@@ -500,21 +504,26 @@ def run_backward(
                 if edge is None:  # a constant
                     continue
                 if edge in counts:  # a node of the walk: one more of its consumers is done
-                    counts[edge] -= 1
-                    if counts[edge] == 0:
+                    n = counts[edge] - 1
+                    counts[edge] = n
+                    if n == 0:
                         ready.append(edge)
+                    if g is None:
+                        continue
                     shape, dtype = edge._shape, edge._dtype
+                elif g is None:
+                    continue
                 elif edge in targets if targets is not None else edge.requires_grad:  # a leaf
-                    shape, dtype = edge.data.shape, edge.data.dtype
+                    data = edge.data
+                    shape, dtype = data.shape, data.dtype
                 else:  # a constant leaf, or a part of the graph that leads to no input
                     continue
-                if g is not None:
-                    if g.shape != shape or g.dtype is not dtype:
-                        g = _conform(node, g, shape, dtype)
-                    _add(pending, edge, g)
+                if g.shape != shape or g.dtype is not dtype:
+                    g = _conform(node, g, shape, dtype)
+                # (what _add does, written out: this is the innermost loop of backward)
+                pending[edge] = pending[edge] + g if edge in pending else g
             if not retain_graph:
-                node.edges = None
-                node._saved = None
+                node.edges = node._saved = None
         if hooks.LEAF_HOOKS:  # hooks on leaf Tensors (off: one check of an empty dict)
             hooks.run_leaf_hooks(pending)
     finally:

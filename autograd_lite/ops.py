@@ -1919,7 +1919,8 @@ class SoftmaxCrossEntropy(Function):
         n, c = np.shape(logits)[-2:]
         labels = np.ndim(targets) == b.nb + 1  # class indices: (..., N)
         losses = SoftmaxCrossEntropy.apply(
-            logits.reshape(-1, c), targets.reshape(-1) if labels else targets.reshape(-1, c),
+            logits.reshape(-1, c),
+            targets.reshape(-1) if labels else targets.reshape(-1, c),
             reduction="none",
         ).reshape(*b.sizes, n)
         if reduction == "none":

@@ -203,6 +203,8 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """`np.asarray(t)` / `np.array(t)`: the values, without a graph (the explicit way)."""
+        if getattr(self.data, "_traced", False):  # inside al.compile's trace: see compile.py
+            self.data._concrete("np.asarray()")
         return np.array(self.data, dtype=dtype, copy=copy)
 
     def __repr__(self) -> str:

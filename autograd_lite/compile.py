@@ -1,0 +1,826 @@
+"""`al.compile`: record a function's ops once, then replay them as a flat list of numpy calls.
+
+    step = al.compile(lambda x, y: al.softmax_cross_entropy(net(x), y, reduction="sum"))
+    loss = step(X_batch, y_batch)     # a Tensor, as the function returns
+    loss.backward()                   # fills .grad as usual
+
+How it works:
+1. Tracing. The first call for given argument shapes and dtypes (and grad mode) runs the
+   function eagerly, as usual, while a recorder notes every op it runs (`Function.apply`):
+   the op's class, where each input comes from (an argument, a Tensor the function reads
+   from outside such as a module's weights, an earlier op, or a constant), and its
+   parameters. The eager result is returned: the first call is an ordinary call.
+2. Replay. Later calls with the same shapes run the recorded program: each op's `forward` on
+   arrays, in the recorded order, with the arguments' and the outside Tensors' current values
+   (so an optimizer may change the weights between calls). No Tensor or node is made per op
+   and no topological sort is needed: `backward` runs the recorded ops' `backward` rules in
+   reverse order and sums each gradient into one buffer per value. The returned Tensor has
+   a single node whose inputs are the Tensors that require grad, so `loss.backward()` fills
+   their `.grad` as usual (and hooks, `al.grad`, accumulation work as for any op). The same
+   operations run in the same order as in the eager call, so the numbers are identical.
+
+What cannot be replayed raises instead of giving a stale result. While tracing, the values
+of the arguments and of every op's result are "traced arrays" (a numpy subclass):
+- converting one to a Python bool, int or float (`if loss > 0:`, `float(t)`, `t.item()`,
+  `range(n)` with a traced n) raises: Python control flow on values cannot be replayed (the
+  same rule as JAX's `jit`). Compute on Tensors instead (`al.where`), or call the function
+  without compiling it;
+- numpy code on a traced array outside any op (`t.data * 2`, `x > 0`, `labels[idx]`) is
+  recorded and replayed like an op, without a gradient (as comparisons have none);
+- one thing it cannot see is `np.asarray(t.data)` or `np.array(t.data)`: numpy gives a plain
+  array without asking, and values computed from that would be frozen at the first call.
+Op outputs whose shape depends on values (boolean masks as indices) are checked at every
+replay: a different shape traces again. New argument shapes, dtypes, Python scalar values
+or grad mode trace again too (a cache of the last `cache_size` traces per function).
+
+A replayed result supports `backward()` (and `al.grad`) but not `create_graph=True`: call
+the function without compiling it for gradients of gradients.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import operator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from autograd_lite import engine
+from autograd_lite.engine import Function, _mode
+from autograd_lite.tensor import Tensor, _tensor
+
+__all__ = ["compile", "Compiled", "TracingError"]
+
+
+_count_lock = threading.Lock()  # for engine._transforms_active, shared by all threads
+
+
+class TracingError(RuntimeError):
+    """A compiled function did something with values that a replay could not repeat."""
+
+
+# --- traced arrays ----------------------------------------------------------------------------
+class _Traced(np.ndarray):
+    """An array whose values depend on the inputs of the function being traced.
+
+    numpy calls on it outside an op are recorded (and replayed); conversions to Python
+    values raise, since Python control flow on them could not be replayed.
+    """
+
+    _traced = True
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if any(isinstance(x, Tensor) for x in inputs):
+            return NotImplemented  # `traced @ tensor`: the Tensor's op records it
+        return _record_value(getattr(ufunc, method), inputs, kwargs, f"numpy.{ufunc.__name__}")
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        if any(issubclass(t, Tensor) for t in types):
+            return NotImplemented  # np.concatenate([traced, tensor]): the Tensor's op
+        return _record_value(func, args, kwargs, f"numpy.{func.__name__}")
+
+    def __getitem__(self, index: Any) -> Any:
+        return _record_value(operator.getitem, (self, index), {}, "indexing")
+
+    def copy(self, order: str = "C") -> Any:  # noqa: D102
+        return _record_value(np.copy, (self,), {"order": order}, "copy")
+
+    def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+        return _record_value(_astype, (self, dtype, *args), kwargs, "astype")
+
+    def argmax(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+        return _record_value(np.argmax, (self, *args), kwargs, "argmax")
+
+    def argmin(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+        return _record_value(np.argmin, (self, *args), kwargs, "argmin")
+
+    def _concrete(self, what: str) -> Any:
+        raise TracingError(
+            f"al.compile: {what} of a traced value. Python code that branches on (or converts) "
+            "the values of a compiled function's tensors cannot be replayed: the branch taken "
+            "at the first call would be taken for every later call. Compute with ops instead "
+            "(al.where, comparisons give traced masks), or call the function uncompiled."
+        )
+
+    def __bool__(self) -> bool:
+        return self._concrete("bool()")
+
+    def __float__(self) -> float:
+        return self._concrete("float()")
+
+    def __int__(self) -> int:
+        return self._concrete("int()")
+
+    def __index__(self) -> int:
+        return self._concrete("use as an index or an int")
+
+    def __complex__(self) -> complex:
+        return self._concrete("complex()")
+
+    def item(self, *args: Any) -> Any:  # noqa: D102
+        return self._concrete("item()")
+
+    def tolist(self) -> Any:  # noqa: D102
+        return self._concrete("tolist()")
+
+    def __repr__(self) -> str:
+        return f"<traced array shape={self.shape} dtype={self.dtype}>"
+
+    __str__ = __repr__
+
+
+def _owner(a: np.ndarray) -> Any:
+    """The array that owns `a`'s memory (numpy points a view's `.base` at it)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _where(a: np.ndarray) -> tuple:
+    """Which values `a` shows: its memory address, shape, strides and dtype."""
+    return (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str)
+
+
+def _astype(a: np.ndarray, dtype: Any, *args: Any, **kwargs: Any) -> np.ndarray:
+    return a.astype(dtype, *args, **kwargs)
+
+
+def _plain(a: np.ndarray) -> np.ndarray:
+    return a.view(np.ndarray)
+
+
+def _record_value(fn: Callable, args: tuple, kwargs: dict, name: str) -> Any:
+    """A numpy call on traced arrays outside any op: recorded, or computed if not tracing."""
+    recorder = _mode.recorder
+    if recorder is None:  # a traced array kept after its trace: plain numpy
+        args, kwargs = _unwrap(args), _unwrap(kwargs)
+        return fn(*args, **kwargs)
+    return recorder.value(fn, args, kwargs, name)
+
+
+def _unwrap(x: Any) -> Any:
+    """`x` with every traced array (also inside tuples, lists and dicts) as a plain one."""
+    if isinstance(x, _Traced):
+        return _plain(x)
+    if type(x) in (tuple, list):
+        return type(x)(_unwrap(i) for i in x)
+    if type(x) is dict:
+        return {k: _unwrap(v) for k, v in x.items()}
+    return x
+
+
+# --- the recorded program -------------------------------------------------------------------
+class _Ref:
+    """A reference to value slot `slot` inside an instruction's arguments."""
+
+    __slots__ = ("slot",)
+
+    def __init__(self, slot: int) -> None:
+        self.slot = slot
+
+
+def _resolve(x: Any, values: list) -> Any:
+    if type(x) is _Ref:
+        return values[x.slot]
+    if type(x) in (tuple, list):
+        return type(x)(_resolve(i, values) for i in x)
+    if type(x) is dict:
+        return {k: _resolve(v, values) for k, v in x.items()}
+    return x
+
+
+def _has_ref(x: Any) -> bool:
+    if type(x) is _Ref:
+        return True
+    if type(x) in (tuple, list):
+        return any(_has_ref(i) for i in x)
+    if type(x) is dict:
+        return any(_has_ref(v) for v in x.values())
+    return False
+
+
+class _Op:
+    """One recorded op: `cls.forward` on its inputs, its output in slot `out`."""
+
+    __slots__ = ("cls", "args", "kwargs", "dynamic", "nested", "needs", "out", "shape")
+
+    def __init__(self, cls, args, kwargs, needs, out, shape) -> None:  # noqa: ANN001
+        self.cls, self.args, self.kwargs, self.needs, self.out, self.shape = (
+            cls,
+            args,
+            kwargs,
+            needs,
+            out,
+            shape,
+        )
+        self.dynamic = _has_ref(kwargs)
+        self.nested = any(type(a) is not _Ref and _has_ref(a) for a in args)
+
+
+class _Value:
+    """One recorded numpy call outside any op (no gradient flows through it)."""
+
+    __slots__ = ("fn", "args", "kwargs", "dynamic", "nested", "out", "shape")
+
+    def __init__(self, fn, args, kwargs, out, shape) -> None:  # noqa: ANN001
+        self.fn, self.args, self.kwargs, self.out, self.shape = fn, args, kwargs, out, shape
+        self.dynamic = _has_ref(kwargs)
+        self.nested = any(type(a) is not _Ref and _has_ref(a) for a in args)
+
+
+class _Recorder:
+    """Notes the ops and numpy calls of one traced call, and which values they use."""
+
+    def __init__(self) -> None:
+        self.program: list[_Op | _Value] = []
+        self.slots: dict[int, int] = {}  # id(traced array) -> its slot
+        self.views: dict[tuple, int] = {}  # where a traced array's values lie -> its slot
+        self.owners: set[int] = set()  # id() of the arrays that own traced memory
+        self.keep: list[Any] = []  # the traced arrays (so that their ids stay theirs)
+        self.kinds: list[tuple] = []  # per slot: ("arg", i) | ("outside", Tensor) | ("op", k)
+        self.shapes: list[tuple] = []  # per slot: (shape, dtype)
+        self.tensors: dict[int, int] = {}  # id(Tensor) -> slot, for Tensors seen as op inputs
+        self.outside: list[tuple[Tensor, np.ndarray]] = []  # outside Tensors and their data
+
+    def new_slot(self, kind: tuple, array: np.ndarray) -> tuple[int, _Traced]:
+        slot = len(self.kinds)
+        traced = array.view(_Traced)
+        self.kinds.append(kind)
+        self.shapes.append((array.shape, array.dtype))
+        self.slots[id(traced)] = slot
+        self.views.setdefault(_where(traced), slot)
+        self.owners.add(id(_owner(traced)))
+        self.keep.append(traced)
+        return slot, traced
+
+    def ref(self, x: Any, where: str) -> Any:
+        """`x` in an instruction: a _Ref for a traced value, else the constant itself."""
+        if isinstance(x, _Traced):
+            slot = self.slots.get(id(x))
+            if slot is None:
+                raise TracingError(
+                    f"al.compile: {where} got a traced array that no recorded call produced "
+                    "(a view or copy made without numpy's knowledge): compute it with ops"
+                )
+            return _Ref(slot)
+        if isinstance(x, np.ndarray) and x.base is not None and id(_owner(x)) in self.owners:
+            slot = self.views.get(_where(x))  # np.asarray(traced): a plain view of it
+            if slot is not None:
+                return _Ref(slot)
+            raise TracingError(
+                f"al.compile: {where} got a plain array made from a traced one (a slice or "
+                "view of np.asarray(t.data)?): its values would be frozen at the first call; "
+                "compute it with ops or with numpy on the traced value itself"
+            )
+        if type(x) in (tuple, list):
+            return type(x)(self.ref(i, where) for i in x)
+        if type(x) is dict:
+            return {k: self.ref(v, where) for k, v in x.items()}
+        return x
+
+    def tensor_ref(self, t: Tensor) -> Any:
+        """A Tensor input of an op: its slot (an outside Tensor gets one the first time)."""
+        data = t.data
+        if isinstance(data, _Traced):
+            return self.ref(data, "an op")
+        slot = self.tensors.get(id(t))
+        if slot is None:  # read from outside the function (a weight): its data, read afresh
+            slot, traced = self.new_slot(("outside", t), data)
+            self.tensors[id(t)] = slot
+            self.outside.append((t, data))
+            t.data = traced  # traced while the trace runs; put back afterwards
+        return _Ref(slot)
+
+    def op(self, cls: type[Function], args: tuple, kwargs: dict) -> Any:
+        """`cls.apply(*args, **kwargs)`, recorded."""
+        if _mode.levels:
+            raise TracingError(
+                "al.compile: al.func transforms (vmap, jvp, ...) inside a compiled function "
+                "cannot be recorded; compile a function that calls the transformed one, or "
+                "call it uncompiled"
+            )
+        refs = [self.tensor_ref(a) if isinstance(a, Tensor) else self.ref(a, cls.__name__)
+                for a in args]  # fmt: skip
+        kw = self.ref(kwargs, cls.__name__)
+        # Run the op itself on plain arrays: the inputs' traced data are swapped for plain
+        # views for the call (so forward's numpy is not recorded), then put back.
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        saved = [t.data for t in tensors]
+        for t in tensors:
+            t.data = _plain(t.data)
+        plain_args = tuple(_unwrap(a) if not isinstance(a, Tensor) else a for a in args)
+        _mode.recorder = None
+        try:
+            out = cls.apply(*plain_args, **_unwrap(kwargs))
+        finally:
+            _mode.recorder = self
+            for t, d in zip(tensors, saved):
+                t.data = d
+        if not isinstance(out, Tensor):  # an op applied to constants only: a constant
+            return out
+        k = len(self.program)
+        slot, traced = self.new_slot(("op", k), out.data)
+        out.data = traced
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        self.program.append(_Op(cls, refs, kw, needs, slot, out.data.shape))
+        return out
+
+    def value(self, fn: Callable, args: tuple, kwargs: dict, name: str) -> Any:
+        refs, kw = self.ref(args, name), self.ref(kwargs, name)
+        _mode.recorder = None
+        try:
+            result = fn(*_unwrap(args), **_unwrap(kwargs))
+        finally:
+            _mode.recorder = self
+        if isinstance(result, Tensor):
+            raise TracingError(f"al.compile: {name} mixed a traced array with a Tensor")
+        if not isinstance(result, np.ndarray | np.generic):
+            return result  # e.g. a shape: no values involved
+        result = np.asarray(result)
+        slot, traced = self.new_slot(("value", len(self.program)), result)
+        self.program.append(_Value(fn, refs, kw, slot, result.shape))
+        return traced
+
+
+class _Retrace(Exception):
+    """A replayed op gave another shape than when traced: trace this call again."""
+
+
+class _Rule:
+    """One recorded op in a replay: its own `forward` and `backward` rules on arrays."""
+
+    def __init__(self, ins: _Op, shapes: list) -> None:
+        self.cls, self.needs, self.kwargs, self.shape = ins.cls, ins.needs, ins.kwargs, ins.shape
+        self.ctx: Any = None
+
+    def forward(self, *arrays: Any, **kwargs: Any) -> np.ndarray:
+        ctx = self.ctx = self.cls()
+        ctx.needs_input_grad = self.needs
+        out = self.cls.forward(ctx, *arrays, **(kwargs or self.kwargs))
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if out.shape != self.shape:  # a shape that depends on values (a boolean index)
+            raise _Retrace
+        return out
+
+    def backward(self, grad: np.ndarray) -> tuple:
+        grads = self.cls.backward(self.ctx, grad)
+        self.ctx = None  # its saved arrays can go
+        if type(grads) is not tuple:
+            grads = tuple(grads) if isinstance(grads, list) else (grads,)
+        return grads
+
+
+# --- kernels: the same numpy calls as an op's rules, into arrays made once ------------------
+# A replay runs each op's own `forward` and `backward` (`_Rule`). For the ops of a typical
+# network there is a faster way that computes exactly the same numbers: the same numpy
+# calls as the op's rules, each writing into an array allocated once per compiled shape
+# (numpy's `out=`), so a replay allocates (and page-faults) almost nothing. A kernel is an
+# optimisation only: an op without one, or a case a kernel does not take (it returns None
+# from `make`), replays through its rules. tests/test_compile.py checks every kernel against
+# the op's rules bit for bit.
+_KERNELS: dict | None = None
+
+
+def _kernel(ins: _Op, shapes: list) -> Any:
+    global _KERNELS
+    if _KERNELS is None:
+        _KERNELS = _kernels()
+    make = _KERNELS.get(ins.cls)
+    if make is not None and not ins.dynamic and not ins.nested:
+        in_shapes = [shapes[a.slot] if type(a) is _Ref else None for a in ins.args]
+        kernel = make(ins, in_shapes)
+        if kernel is not None:
+            return kernel
+    return _Rule(ins, shapes)
+
+
+def _arrays_of(in_shapes: list, ndims: tuple) -> bool:
+    """Are the inputs traced arrays of these ndims and all of one float dtype?"""
+    if len(in_shapes) != len(ndims) or any(s is None for s in in_shapes):
+        return False
+    dtypes = {dtype for _, dtype in in_shapes}
+    return (
+        len(dtypes) == 1
+        and next(iter(dtypes)).kind == "f"
+        and all(len(shape) == n for (shape, _), n in zip(in_shapes, ndims))
+    )
+
+
+class _LinearKernel:
+    """ops.Linear for a batch of rows: x (N, I) @ W (I, O) + b (O,)."""
+
+    @classmethod
+    def make(cls, ins: _Op, in_shapes: list) -> Any:
+        bias = len(ins.args) == 3 and in_shapes[2] is not None
+        if not _arrays_of(in_shapes[: 3 if bias else 2], (2, 2, 1)[: 3 if bias else 2]):
+            return None
+        if len(ins.args) == 3 and not bias:
+            return None  # a bias that is a constant, not a traced array
+        return cls(ins, in_shapes, bias)
+
+    def __init__(self, ins: _Op, in_shapes: list, bias: bool) -> None:
+        (x_shape, dtype), (w_shape, _) = in_shapes[:2]
+        need_x, need_w = ins.needs[:2]
+        self.bias, self.need_b = bias, bias and ins.needs[2]
+        self.out = np.empty(ins.shape, dtype)
+        self.gx = np.empty(x_shape, dtype) if need_x else None
+        self.gw = np.empty(w_shape, dtype) if need_w else None
+        self.x = self.w = None
+
+    def forward(self, x, w, b=None):  # as Linear.forward: x @ W, then += b in place
+        out = np.matmul(x, w, out=self.out)
+        if b is not None:
+            np.add(out, b, out=out)
+        self.x, self.w = x, w
+        return out
+
+    def backward(self, g):  # as Linear.backward: g @ W^T, x^T @ g, and g for the bias
+        gx = None if self.gx is None else np.matmul(g, self.w.T, out=self.gx)
+        gw = None if self.gw is None else np.matmul(self.x.T, g, out=self.gw)
+        if not self.bias:
+            return gx, gw
+        return gx, gw, g if self.need_b else None
+
+
+class _MatMulKernel(_LinearKernel):
+    """ops.MatMul of two matrices: a (N, K) @ b (K, M)."""
+
+    @classmethod
+    def make(cls, ins: _Op, in_shapes: list) -> Any:
+        return cls(ins, in_shapes, False) if _arrays_of(in_shapes, (2, 2)) else None
+
+
+class _ReLUKernel:
+    """ops.ReLU: max(a, 0); its gradient where the output is positive."""
+
+    @classmethod
+    def make(cls, ins: _Op, in_shapes: list) -> Any:
+        return cls(ins, in_shapes) if _arrays_of(in_shapes, (len(ins.shape),)) else None
+
+    def __init__(self, ins: _Op, in_shapes: list) -> None:
+        dtype = in_shapes[0][1]
+        self.out = np.empty(ins.shape, dtype)
+        self.mask = np.empty(ins.shape, bool)
+        self.grad = np.empty(ins.shape, dtype)
+
+    def forward(self, a):  # as ReLU.forward: np.maximum(a, 0)
+        return np.maximum(a, 0, out=self.out)
+
+    def backward(self, g):  # as ReLU.backward: g * (out > 0)
+        np.greater(self.out, 0, out=self.mask)
+        return (np.multiply(g, self.mask, out=self.grad),)
+
+
+class _AddKernel:
+    """ops.Add of two traced arrays of one dtype (broadcasting; the replay sums back)."""
+
+    @classmethod
+    def make(cls, ins: _Op, in_shapes: list) -> Any:
+        if None in in_shapes or not _arrays_of(in_shapes, tuple(len(s) for s, _ in in_shapes)):
+            return None
+        return cls(ins, in_shapes)
+
+    def __init__(self, ins: _Op, in_shapes: list) -> None:
+        self.out = np.empty(ins.shape, in_shapes[0][1])
+        self.need_a, self.need_b = ins.needs
+
+    def forward(self, a, b):  # as Add.forward: a + b
+        return np.add(a, b, out=self.out)
+
+    def backward(self, g):  # as Add.backward: the gradient to both
+        return g if self.need_a else None, g if self.need_b else None
+
+
+class _CrossEntropyKernel:
+    """ops.SoftmaxCrossEntropy: (N, C) logits, labels or probability rows."""
+
+    @classmethod
+    def make(cls, ins: _Op, in_shapes: list) -> Any:
+        if in_shapes[0] is None or len(in_shapes[0][0]) != 2 or in_shapes[0][1].kind != "f":
+            return None
+        return cls(ins, in_shapes)
+
+    def __init__(self, ins: _Op, in_shapes: list) -> None:
+        (shape, dtype) = in_shapes[0]
+        n = shape[0]
+        self.reduction = ins.kwargs.get("reduction", "mean")
+        self.top = np.empty((n, 1), dtype)
+        self.shifted = np.empty(shape, dtype)
+        self.exps = np.empty(shape, dtype)
+        self.total = np.empty((n, 1), dtype)
+        self.log_total = np.empty((n, 1), dtype)
+        self.probs = np.empty(shape, dtype)
+        self.grad = np.empty(shape, dtype)
+        self.rows = self.row_sums = None
+
+    def forward(self, logits, targets):  # as SoftmaxCrossEntropy.forward, step by step
+        from autograd_lite.ops import _target_rows
+
+        rows = self.rows = _target_rows(targets, logits)
+        row_sums = None if rows is not targets else targets.sum(axis=1, keepdims=True)
+        self.row_sums = row_sums
+        np.maximum.reduce(logits, axis=1, keepdims=True, out=self.top)
+        shifted = np.subtract(logits, self.top, out=self.shifted)
+        exps = np.exp(shifted, out=self.exps)
+        total = np.add.reduce(exps, axis=1, keepdims=True, out=self.total)
+        log_total = np.log(total, out=self.log_total)
+        if row_sums is not None:
+            log_total = log_total * row_sums
+        np.divide(exps, total, out=self.probs)
+        if self.reduction == "none":
+            return log_total.reshape(-1) - (rows * shifted).sum(axis=1)
+        loss = log_total.sum() - np.vdot(rows, shifted)
+        return np.array(loss / len(logits) if self.reduction == "mean" else loss)
+
+    def backward(self, g):  # as SoftmaxCrossEntropy.backward
+        probs = self.probs if self.row_sums is None else self.probs * self.row_sums
+        out = np.subtract(probs, self.rows, out=self.grad)
+        n = out.shape[0]
+        if self.reduction == "none":
+            return np.multiply(out, g.reshape((n, 1)), out=out), None
+        return np.multiply(out, g / n if self.reduction == "mean" else g, out=out), None
+
+
+class _Plan:
+    """The recorded program of one traced call, as two generated Python functions.
+
+    `forward(args)` computes every value of the program in the recorded order and returns
+    the output; `backward(grad)` runs the ops' backward rules in reverse order and returns
+    the gradients of the inputs that want one. Both are straight-line code (print
+    `plan.source` to read them): no loop over instructions, no graph.
+    """
+
+    def __init__(self, recorder: _Recorder, out: Tensor, arg_slots: list) -> None:
+        self.kinds, self.shapes = recorder.kinds, recorder.shapes
+        self.arg_slots = arg_slots  # per argument: its slot, or None (a Python value)
+        self.out_slot = recorder.slots[id(out.data)]
+        self.outside = [(slot, kind[1]) for slot, kind in enumerate(self.kinds)
+                        if kind[0] == "outside"]  # fmt: skip
+        self.generation = 0  # replays so far: a result's backward needs its own replay's values
+        env: dict[str, Any] = {"np": np, "_conform": engine._conform, "_Retrace": _Retrace}
+        fwd = ["def forward(args, outside):"]
+        for slot, i in ((s, i) for i, s in enumerate(arg_slots) if s is not None):
+            fwd.append(f"    v{slot} = args[{i}]")
+        for n, (slot, _) in enumerate(self.outside):
+            fwd.append(f"    v{slot} = outside[{n}].data")
+        ops: list[tuple[_Op, str]] = []
+        for k, ins in enumerate(recorder.program):
+            if ins.nested:  # arguments with traced values inside tuples or lists
+                env[f"c{k}"] = ins.args
+                args = f"*_resolve(c{k}, locals())"
+            else:
+                args = ", ".join(_code(a, env, f"k{k}_{n}") for n, a in enumerate(ins.args))
+            if ins.dynamic:
+                env[f"kw{k}"] = ins.kwargs
+                args += f", **_resolve(kw{k}, locals())"
+            if type(ins) is _Op:
+                step = _kernel(ins, self.shapes)
+                env[f"f{k}"], env[f"b{k}"] = step.forward, step.backward
+                fwd.append(f"    v{ins.out} = f{k}({args})")
+                ops.append((ins, f"b{k}"))
+            else:
+                env[f"f{k}"] = ins.fn
+                if not ins.dynamic and ins.kwargs:
+                    env[f"kw{k}"] = ins.kwargs
+                    args += f", **kw{k}"
+                fwd.append(f"    v{ins.out} = np.asarray(f{k}({args}))")
+                fwd.append(f"    if v{ins.out}.shape != {ins.shape!r}: raise _Retrace")
+        fwd.append(f"    return v{self.out_slot}")
+        self.forward_source = "\n".join(fwd)
+        self.ops = ops
+        self.env = env
+        self._backwards: dict[tuple, Callable] = {}
+        env["_resolve"] = lambda template, scope: _resolve(template, _Scope(scope))
+        exec(builtins.compile(self.forward_source, "<al.compile forward>", "exec"), env)  # noqa: S102
+        self.forward_code = env["forward"]
+
+    def backward_for(self, wanted: tuple[int, ...]) -> Callable:
+        """The generated backward that returns the gradients of the slots in `wanted`."""
+        fn = self._backwards.get(wanted)
+        if fn is None:
+            fn = self._backwards[wanted] = self._generate_backward(wanted)
+        return fn
+
+    def _generate_backward(self, wanted: tuple[int, ...]) -> Callable:
+        # The slots that lead to a wanted one: only their rules need to run. An op's output
+        # leads to one if one of its inputs does (inputs come first in program order).
+        needed = set(wanted)
+        for ins, _ in self.ops:
+            if any(type(a) is _Ref and a.slot in needed for a in ins.args):
+                needed.add(ins.out)
+        grads = sorted(needed - {self.out_slot})
+        lines = [f"def backward(g{self.out_slot}):"]
+        lines += [f"    g{slot} = None" for slot in grads]
+        for ins, name in reversed(self.ops):
+            if ins.out not in needed:
+                continue
+            targets = [a.slot if type(a) is _Ref and a.slot in needed else None
+                       for a in ins.args]  # fmt: skip
+            names = [f"t{n}" if t is not None else "_" for n, t in enumerate(targets)]
+            lines.append(f"    if g{ins.out} is not None:")
+            lines.append(f"        {', '.join(names)}, = {name}(g{ins.out})")
+            lines.append(f"        g{ins.out} = None  # passed on")
+            for n, slot in enumerate(targets):
+                if slot is None:
+                    continue
+                self.env[f"s{slot}"], self.env[f"d{slot}"] = self.shapes[slot]
+                lines.append(f"        if t{n} is not None:")
+                lines.append(f"            if t{n}.shape != s{slot} or t{n}.dtype != d{slot}:")
+                lines.append(f"                t{n} = _conform(None, t{n}, s{slot}, d{slot})")
+                lines.append(f"            g{slot} = t{n} if g{slot} is None else g{slot} + t{n}")
+        lines.append(f"    return ({', '.join(f'g{s}' for s in wanted)},)")
+        source = "\n".join(lines)
+        self.backward_source = source
+        exec(builtins.compile(source, "<al.compile backward>", "exec"), self.env)  # noqa: S102
+        return self.env["backward"]
+
+    @property
+    def source(self) -> str:
+        """The generated forward and backward code, for reading."""
+        return self.forward_source + "\n\n" + getattr(self, "backward_source", "")
+
+
+class _Scope:
+    """`locals()` of generated code, read by slot number (for nested argument templates)."""
+
+    def __init__(self, scope: dict) -> None:
+        self.scope = scope
+
+    def __getitem__(self, slot: int) -> Any:
+        return self.scope[f"v{slot}"]
+
+
+def _code(a: Any, env: dict, name: str) -> str:
+    """How generated code refers to an instruction's argument `a`."""
+    if type(a) is _Ref:
+        return f"v{a.slot}"
+    env[name] = a  # a constant
+    return name
+
+
+class _Replayed(Function):
+    """The node of a replayed call: its inputs are the Tensors that require grad."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        if isinstance(grad, Tensor):
+            raise RuntimeError(
+                "al.compile: a replayed result cannot be differentiated with "
+                "create_graph=True; call the function without compiling it for gradients "
+                "of gradients"
+            )
+        if ctx.generation != ctx.plan.generation:
+            raise RuntimeError(
+                "al.compile: the compiled function was called again before this result's "
+                "backward(): a replay keeps the values its backward needs only until the next "
+                "call. Call backward() on each result before the next call (or sum the losses "
+                "inside one compiled function)."
+            )
+        grads = ctx.plan.backward_for(ctx.wanted)(grad)
+        ctx.plan.generation += 1  # its values are used: a second backward would be wrong
+        # Fresh arrays: they become .grad, and the replay's own are reused by the next call.
+        return tuple(None if g is None else np.array(g) for g in grads)
+
+
+def _kernels() -> dict:
+    from autograd_lite import ops
+
+    return {
+        ops.Linear: _LinearKernel.make,
+        ops.MatMul: _MatMulKernel.make,
+        ops.ReLU: _ReLUKernel.make,
+        ops.Add: _AddKernel.make,
+        ops.SoftmaxCrossEntropy: _CrossEntropyKernel.make,
+    }
+
+
+class Compiled:
+    """A function recorded once per argument signature and replayed (see `al.compile`)."""
+
+    def __init__(self, fn: Callable[..., Tensor], cache_size: int = 8) -> None:
+        if not callable(fn):
+            raise TypeError(f"al.compile: expected a function, got {type(fn).__name__}")
+        if not isinstance(cache_size, int) or isinstance(cache_size, bool) or cache_size < 1:
+            raise ValueError(f"al.compile: cache_size must be a positive int, got {cache_size!r}")
+        self.fn, self.cache_size = fn, cache_size
+        self.plans: OrderedDict[tuple, _Plan] = OrderedDict()
+        self.traces = 0  # how many times the function was traced (a new signature)
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args: Any) -> Tensor:
+        if engine._transforms_active and (_mode.levels or _mode.recorder is not None):
+            return self.fn(*args)  # inside al.func transforms or another trace: as written
+        key = _signature(args)
+        plan = self.plans.get(key)
+        if plan is not None:
+            self.plans.move_to_end(key)
+            try:
+                return self._replay(plan, args)
+            except _Retrace:
+                pass
+        return self._trace(key, args)
+
+    def _trace(self, key: tuple, args: tuple) -> Tensor:
+        recorder = _Recorder()
+        wrapped, arg_slots, swapped = [], [], []
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                slot, traced = recorder.new_slot(("arg", i), a.data)
+                recorder.tensors[id(a)] = slot
+                swapped.append((a, a.data))
+                a.data = traced
+                wrapped.append(a)
+            elif isinstance(a, np.ndarray):
+                slot, traced = recorder.new_slot(("arg", i), a)
+                wrapped.append(traced)
+            else:
+                slot = None
+                wrapped.append(a)
+            arg_slots.append(slot)
+        _mode.recorder = recorder
+        with _count_lock:
+            engine._transforms_active += 1
+        try:
+            out = self.fn(*wrapped)
+        finally:
+            _mode.recorder = None
+            with _count_lock:
+                engine._transforms_active -= 1
+            for t, data in swapped + recorder.outside:
+                t.data = data
+        if not isinstance(out, Tensor) or not isinstance(out.data, _Traced):
+            _restore(out)
+            raise TypeError(
+                f"al.compile: the function must return a Tensor computed by ops, got "
+                f"{type(out).__name__}"
+            )
+        plan = _Plan(recorder, out, arg_slots)
+        out.data = _plain(out.data)
+        self.plans[key] = plan
+        self.traces += 1
+        while len(self.plans) > self.cache_size:
+            self.plans.popitem(last=False)
+        return out
+
+    def _replay(self, plan: _Plan, args: tuple) -> Tensor:
+        values = [a.data if isinstance(a, Tensor) else a for a in args]
+        plan.generation += 1
+        out = plan.forward_code(values, [t for _, t in plan.outside])
+        out = out.copy()  # the replay's arrays are reused; the result is the caller's
+        # The node's inputs: the arguments and outside Tensors that require grad.
+        edges, wanted = [], []
+        if _mode.enabled:
+            for slot, a in zip(plan.arg_slots, args):
+                if slot is not None and isinstance(a, Tensor) and a.requires_grad:
+                    edges.append(a if a._ctx is None else a._ctx)
+                    wanted.append(slot)
+            for slot, t in plan.outside:
+                if t.requires_grad:
+                    edges.append(t if t._ctx is None else t._ctx)
+                    wanted.append(slot)
+        if not edges:
+            return _tensor(out)
+        node = _Replayed()
+        node.plan, node.generation, node.wanted = plan, plan.generation, tuple(wanted)
+        node.needs_input_grad = (True,) * len(edges)
+        node.edges, node._shape, node._dtype = edges, out.shape, out.dtype
+        return _tensor(out, node)
+
+
+def _restore(x: Any) -> None:
+    if isinstance(x, Tensor) and isinstance(x.data, _Traced):
+        x.data = _plain(x.data)
+
+
+def _signature(args: tuple) -> tuple:
+    """What a trace depends on: each argument's kind, shape and dtype (or Python value)."""
+    key: list[Any] = [_mode.enabled]
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            key.append(("T", a.data.shape, a.data.dtype.str, a.requires_grad))
+        elif isinstance(a, np.ndarray):
+            key.append(("A", a.shape, a.dtype.str))
+        elif a is None or isinstance(a, bool | int | float | str):
+            key.append(("V", type(a), a))
+        else:
+            raise TypeError(
+                f"al.compile: argument {i} is a {type(a).__name__}; a compiled function takes "
+                "Tensors, numpy arrays and Python scalars (close over anything else)"
+            )
+    return tuple(key)
+
+
+def compile(fn: Callable[..., Tensor] | None = None, *, cache_size: int = 8) -> Any:  # noqa: A001
+    """Record `fn`'s ops at its first call and replay them at later calls (see the module).
+
+    `fn` takes Tensors, numpy arrays and Python scalars and returns a Tensor. Works as a
+    decorator with or without arguments: `@al.compile` or `@al.compile(cache_size=4)`.
+    """
+    if fn is None:
+        return functools.partial(Compiled, cache_size=cache_size)
+    return Compiled(fn, cache_size)

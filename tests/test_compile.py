@@ -1,0 +1,275 @@
+"""al.compile: a replay gives exactly the eager results, and what it cannot replay raises."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import autograd_lite as al
+from autograd_lite import Tensor, nn, optim
+from tests.strategies import arrays, broadcast_pair, gapped_arrays, nonzero_arrays, shapes
+
+
+def grads_of(params: list[Tensor]) -> list[np.ndarray]:
+    return [p.grad.copy() for p in params]
+
+
+def run_both(fn, compiled, args_list, params):
+    """Losses and gradients of `fn` eagerly and compiled, call after call."""
+    for args in args_list:
+        for p in params:
+            p.grad = None
+        eager = fn(*args)
+        eager.backward()
+        expected = (eager.data.copy(), grads_of(params))
+        for p in params:
+            p.grad = None
+        out = compiled(*args)
+        out.backward()
+        got = (out.data.copy(), grads_of(params))
+        np.testing.assert_array_equal(got[0], expected[0])
+        for g, e in zip(got[1], expected[1], strict=True):
+            np.testing.assert_array_equal(g, e)
+
+
+# --- the moon network, both ways of writing the step ------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("form", ["nn", "composed"])
+def test_the_moon_network_trains_exactly_as_eager(form, dtype):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 2)).astype(dtype), rng.integers(0, 2, 40)
+    net = nn.Sequential(
+        nn.Linear(2, 16, rng=1, dtype=dtype), nn.ReLU(), nn.Linear(16, 2, rng=2, dtype=dtype)
+    )
+    params = list(net.parameters())
+    W1, b1, W2, b2 = params
+    if form == "nn":
+        fn = lambda x, t: al.softmax_cross_entropy(net(x), t, reduction="sum")  # noqa: E731
+    else:
+        fn = lambda x, t: al.softmax_cross_entropy(  # noqa: E731
+            (x @ W1 + b1).relu() @ W2 + b2, t, reduction="sum"
+        )
+    step = al.compile(fn)
+    eager_net = [p.data.copy() for p in params]
+    losses = {"eager": [], "compiled": []}
+    for name, f in (("eager", fn), ("compiled", step)):
+        for p, start in zip(params, eager_net):
+            p.data[...] = start
+        opt = optim.SGD(params, lr=1e-2)
+        for i in range(4):  # the optimizer changes the weights between calls
+            idx = slice(10 * i, 10 * i + 10)
+            opt.zero_grad()
+            loss = f(X[idx], y[idx])
+            loss.backward()
+            opt.step()
+            losses[name].append(loss.item())
+        if name == "eager":
+            after_eager = [p.data.copy() for p in params]
+    assert step.traces == 1
+    assert losses["compiled"] == losses["eager"]
+    for p, e in zip(params, after_eager):
+        np.testing.assert_array_equal(p.data, e)
+        assert p.data.dtype == dtype
+
+
+def test_kernels_compute_exactly_what_the_rules_compute(monkeypatch):
+    rng = np.random.default_rng(3)
+    W1, b1 = Tensor(rng.standard_normal((3, 8)), True), Tensor(rng.standard_normal(8), True)
+    W2, b2 = Tensor(rng.standard_normal((8, 4)), True), Tensor(rng.standard_normal(4), True)
+    params = [W1, b1, W2, b2]
+    probs = rng.dirichlet(np.ones(4), size=5)
+
+    def fn(x, labels):
+        h = al.linear(x, W1, b1).relu()
+        a = al.softmax_cross_entropy(h @ W2 + b2, labels, reduction="mean")
+        return a + al.softmax_cross_entropy(h @ W2, probs, reduction="none").sum()
+
+    args = [(rng.standard_normal((5, 3)), rng.integers(0, 4, 5)) for _ in range(3)]
+    with_kernels = al.compile(fn)
+    run_both(fn, with_kernels, args, params)
+    module = sys.modules["autograd_lite.compile"]  # (al.compile is the function)
+    monkeypatch.setattr(module, "_KERNELS", {})  # every op through its own rules
+    run_both(fn, al.compile(fn), args, params)
+    plan = next(iter(with_kernels.plans.values()))
+    kinds = {
+        type(f.__self__).__name__ for k, f in plan.env.items() if k[0] == "f" and k[1:].isdigit()
+    }
+    assert {"_LinearKernel", "_ReLUKernel", "_AddKernel", "_MatMulKernel"} <= kinds
+
+
+# --- random programs from the test suite's strategies ----------------------------------------
+PROGRAMS = {
+    "arithmetic": (
+        lambda a, b: ((a * b + a / (b * b + 1.0)) ** 2).sum(),
+        broadcast_pair(),
+    ),
+    "reductions": (
+        lambda a, b: (a.max(axis=-1, keepdims=True) + b).mean() + (a - b).sum() * 0.5,
+        broadcast_pair(first=gapped_arrays, max_dims=2),
+    ),
+    "elementwise": (
+        lambda a, b: (a.tanh() + b.exp() + al.sigmoid(a * b) + al.abs(a) * al.sqrt(b * b)).sum(),
+        broadcast_pair(first=gapped_arrays),
+    ),
+    "where and comparisons": (
+        lambda a, b: al.where(a > 0, a * b, b - a).sum() + al.maximum(a, b).sum(),
+        broadcast_pair(first=gapped_arrays, second=lambda s: gapped_arrays(s, offset=0.0)),
+    ),
+    "shapes and indexing": (
+        lambda a, b: (
+            (al.concatenate([a.reshape(-1), b.reshape(-1)])[::2] ** 2).sum() + (a.T**3).sum()
+        ),
+        broadcast_pair(),
+    ),
+    "values of a traced array": (  # numpy on .data: recorded, replayed, no gradient
+        lambda a, b: (a * (a.data > 0) + b * np.abs(b.data)).sum(),
+        broadcast_pair(second=nonzero_arrays),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(PROGRAMS))
+@settings(max_examples=10)
+@given(data=st.data())
+def test_random_programs_replay_exactly(name, data):
+    fn, pairs = PROGRAMS[name]
+    first = data.draw(pairs)
+    shapes_ = [np.shape(x) for x in first]
+    calls = [first] + [
+        tuple(data.draw(arrays(s)) for s in shapes_) for _ in range(2)
+    ]  # same shapes, new values: a replay each
+    step = al.compile(lambda a, b: fn(a, b))
+    for a, b in calls:
+        ta, tb = Tensor(a, True), Tensor(b, True)
+        out = step(ta, tb)
+        out.backward()
+        ea, eb = Tensor(a, True), Tensor(b, True)
+        expected = fn(ea, eb)
+        expected.backward()
+        np.testing.assert_array_equal(out.data, expected.data)
+        np.testing.assert_array_equal(ta.grad, ea.grad)
+        np.testing.assert_array_equal(tb.grad, eb.grad)
+    assert step.traces == 1
+
+
+# --- when a call traces again -------------------------------------------------------------------
+def test_new_shapes_dtypes_python_values_and_grad_mode_trace_again():
+    w = Tensor(np.ones(3), requires_grad=True)
+    step = al.compile(lambda x, scale: (x * w * scale).sum())
+    step(np.ones(3), 2.0)
+    step(np.ones(3) * 2, 2.0)
+    assert step.traces == 1
+    step(np.ones(3), 3.0)  # a Python scalar is part of the trace
+    step(np.ones((2, 3)), 2.0)  # a new shape
+    step(np.ones(3, dtype=np.float32), 2.0)  # a new dtype
+    assert step.traces == 4
+    with al.no_grad():
+        out = step(np.ones(3), 2.0)
+    assert step.traces == 5 and not out.requires_grad
+    np.testing.assert_array_equal(step(np.arange(3.0), 3.0).data, 9.0)
+
+
+def test_a_shape_that_depends_on_values_traces_again():
+    w = Tensor(np.arange(5.0), requires_grad=True)
+    step = al.compile(lambda x: (w[x > 0] ** 2).sum())
+    for x in (np.array([1.0, -1, 1, 1, -1]), np.array([-1.0, -1, 1, -1, -1])):
+        w.grad = None
+        out = step(x)
+        out.backward()
+        np.testing.assert_array_equal(out.data, (w.data[x > 0] ** 2).sum())
+        np.testing.assert_array_equal(w.grad, 2 * w.data * (x > 0))
+    assert step.traces == 2
+
+
+def test_the_cache_keeps_the_last_traces():
+    step = al.compile(lambda x: (x * 2.0).sum(), cache_size=2)
+    for n in (1, 2, 3, 1):
+        step(Tensor(np.ones(n), True))
+    assert step.traces == 4 and len(step.plans) == 2
+
+
+# --- what cannot be replayed raises -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "body",
+    [
+        lambda x: x * 2 if x.sum() > 0 else x,  # bool() of a traced value
+        lambda x: x * float(x.sum()),
+        lambda x: x * x.sum().item(),
+        lambda x: x * int(x.sum()),
+        lambda x: x * np.asarray(x).sum(),
+        lambda x: x[: int(x.data[0])],
+    ],
+    ids=["bool", "float", "item", "int", "np.asarray", "int of data"],
+)
+def test_python_control_flow_on_values_raises(body):
+    step = al.compile(lambda x: body(x).sum())
+    with pytest.raises(al.TracingError, match="cannot be replayed"):
+        step(Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True))
+
+
+def test_the_result_must_be_a_tensor_from_ops_and_arguments_of_known_kinds():
+    with pytest.raises(TypeError, match="must return a Tensor"):
+        al.compile(lambda x: x.data.sum())(Tensor(np.ones(2)))
+    with pytest.raises(TypeError, match="argument 0 is a list"):
+        al.compile(lambda x: Tensor(1.0))([1, 2])
+    with pytest.raises(TypeError, match="expected a function"):
+        al.compile(3)
+    with pytest.raises(ValueError, match="cache_size"):
+        al.compile(lambda x: x, cache_size=0)
+
+
+def test_calling_again_before_backward_raises_instead_of_using_overwritten_values():
+    w = Tensor(np.ones(3), requires_grad=True)
+    step = al.compile(lambda x: (x * w).sum())
+    step(np.ones(3))  # the trace
+    first = step(np.ones(3))
+    second = step(np.full(3, 2.0))
+    with pytest.raises(RuntimeError, match="called again before this result's backward"):
+        first.backward()
+    second.backward()
+    np.testing.assert_array_equal(w.grad, [2.0, 2.0, 2.0])
+    assert first.item() == 3.0 and second.item() == 6.0  # the values are the caller's copies
+
+
+def test_a_replayed_result_refuses_create_graph():
+    w = Tensor(np.ones(3), requires_grad=True)
+    step = al.compile(lambda x: (x * w * w).sum())
+    step(np.ones(3))
+    with pytest.raises(RuntimeError, match="create_graph"):
+        al.grad(step(np.ones(3)), w, create_graph=True)
+
+
+def test_a_replayed_result_takes_part_in_a_larger_graph():
+    w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    step = al.compile(lambda x: (x * w).sum())
+    step(np.ones(2))
+    total = step(np.array([3.0, 4.0])) * w.sum() + w.sum()
+    total.backward()
+    # d/dw [(x.w) (w1 + w2) + w1 + w2] = x (w1 + w2) + (x.w) + 1
+    np.testing.assert_array_equal(w.grad, np.array([3.0, 4.0]) * -1.0 + (3.0 - 8.0) + 1.0)
+
+
+def test_inside_al_func_transforms_the_function_runs_as_written():
+    step = al.compile(lambda x: (x * x).sum())
+    g = al.func.grad(step)(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(g.data, [2.0, 4.0])
+    per_example = al.func.vmap(al.func.grad(step))(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    np.testing.assert_array_equal(per_example.data, [[2.0, 4.0], [6.0, 8.0]])
+
+
+@given(shape=shapes(min_dims=1))
+def test_a_decorated_function_keeps_its_name_and_works_as_a_decorator_with_options(shape):
+    @al.compile(cache_size=1)
+    def squared_norm(x):
+        """The sum of squares."""
+        return (x * x).sum()
+
+    assert squared_norm.__name__ == "squared_norm" and squared_norm.__doc__ == "The sum of squares."
+    x = Tensor(np.ones(shape), requires_grad=True)
+    squared_norm(x).backward()
+    squared_norm(x).backward()
+    np.testing.assert_array_equal(x.grad, 4 * np.ones(shape))
