@@ -50,17 +50,13 @@ from typing import Any
 import numpy as np
 
 from autograd_lite import engine
-from autograd_lite.engine import Function, _mode
+from autograd_lite.engine import Function, TracingError, _mode
 from autograd_lite.tensor import Tensor, _tensor
 
 __all__ = ["compile", "Compiled", "TracingError"]
 
 
 _count_lock = threading.Lock()  # for engine._transforms_active, shared by all threads
-
-
-class TracingError(RuntimeError):
-    """A compiled function did something with values that a replay could not repeat."""
 
 
 # --- traced arrays ----------------------------------------------------------------------------
@@ -76,7 +72,9 @@ class _Traced(np.ndarray):
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         if any(isinstance(x, Tensor) for x in inputs):
             return NotImplemented  # `traced @ tensor`: the Tensor's op records it
-        return _record_value(getattr(ufunc, method), inputs, kwargs, f"numpy.{ufunc.__name__}")
+        return _record_value(
+            getattr(ufunc, method), inputs, kwargs, f"numpy.{ufunc.__name__}", fixed_shape=True
+        )
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         if any(issubclass(t, Tensor) for t in types):
@@ -153,13 +151,15 @@ def _plain(a: np.ndarray) -> np.ndarray:
     return a.view(np.ndarray)
 
 
-def _record_value(fn: Callable, args: tuple, kwargs: dict, name: str) -> Any:
+def _record_value(
+    fn: Callable, args: tuple, kwargs: dict, name: str, fixed_shape: bool = False
+) -> Any:
     """A numpy call on traced arrays outside any op: recorded, or computed if not tracing."""
     recorder = _mode.recorder
     if recorder is None:  # a traced array kept after its trace: plain numpy
         args, kwargs = _unwrap(args), _unwrap(kwargs)
         return fn(*args, **kwargs)
-    return recorder.value(fn, args, kwargs, name)
+    return recorder.value(fn, args, kwargs, name, fixed_shape)
 
 
 def _unwrap(x: Any) -> Any:
@@ -183,16 +183,6 @@ class _Ref:
         self.slot = slot
 
 
-def _resolve(x: Any, values: list) -> Any:
-    if type(x) is _Ref:
-        return values[x.slot]
-    if type(x) in (tuple, list):
-        return type(x)(_resolve(i, values) for i in x)
-    if type(x) is dict:
-        return {k: _resolve(v, values) for k, v in x.items()}
-    return x
-
-
 def _has_ref(x: Any) -> bool:
     if type(x) is _Ref:
         return True
@@ -206,7 +196,7 @@ def _has_ref(x: Any) -> bool:
 class _Op:
     """One recorded op: `cls.forward` on its inputs, its output in slot `out`."""
 
-    __slots__ = ("cls", "args", "kwargs", "dynamic", "nested", "needs", "out", "shape")
+    __slots__ = ("cls", "args", "kwargs", "dynamic", "needs", "out", "shape")
 
     def __init__(self, cls, args, kwargs, needs, out, shape) -> None:  # noqa: ANN001
         self.cls, self.args, self.kwargs, self.needs, self.out, self.shape = (
@@ -217,19 +207,27 @@ class _Op:
             out,
             shape,
         )
-        self.dynamic = _has_ref(kwargs)
-        self.nested = any(type(a) is not _Ref and _has_ref(a) for a in args)
+        self.dynamic = _has_ref(kwargs)  # a parameter that is a traced value (an index)
 
 
 class _Value:
     """One recorded numpy call outside any op (no gradient flows through it)."""
 
-    __slots__ = ("fn", "args", "kwargs", "dynamic", "nested", "out", "shape")
+    __slots__ = ("fn", "args", "kwargs", "out", "shape", "fixed_shape")
 
-    def __init__(self, fn, args, kwargs, out, shape) -> None:  # noqa: ANN001
+    def __init__(self, fn, args, kwargs, out, shape, fixed_shape) -> None:  # noqa: ANN001
         self.fn, self.args, self.kwargs, self.out, self.shape = fn, args, kwargs, out, shape
-        self.dynamic = _has_ref(kwargs)
-        self.nested = any(type(a) is not _Ref and _has_ref(a) for a in args)
+        self.fixed_shape = fixed_shape  # a ufunc: no shape to check at replay
+
+
+class _Backward:
+    """`loss.backward()` called inside the function: the recorded ops' rules, in reverse."""
+
+    __slots__ = ("out", "seed", "grads")
+
+    def __init__(self, out: int, seed: Any, grads: list[tuple[int, int]]) -> None:
+        self.out, self.seed = out, seed  # the loss's slot; its gradient (None: ones)
+        self.grads = grads  # (slot of a leaf's data, slot that receives its gradient)
 
 
 class _Recorder:
@@ -245,6 +243,7 @@ class _Recorder:
         self.shapes: list[tuple] = []  # per slot: (shape, dtype)
         self.tensors: dict[int, int] = {}  # id(Tensor) -> slot, for Tensors seen as op inputs
         self.outside: list[tuple[Tensor, np.ndarray]] = []  # outside Tensors and their data
+        self.args: list[tuple[Tensor, np.ndarray]] = []  # argument Tensors and their data
 
     def new_slot(self, kind: tuple, array: np.ndarray) -> tuple[int, _Traced]:
         slot = len(self.kinds)
@@ -329,7 +328,47 @@ class _Recorder:
         self.program.append(_Op(cls, refs, kw, needs, slot, out.data.shape))
         return out
 
-    def value(self, fn: Callable, args: tuple, kwargs: dict, name: str) -> Any:
+    def backward(self, tensor: Tensor, gradient: Any, retain_graph: Any, create_graph: bool,
+                 inputs: Any) -> None:  # fmt: skip
+        """`tensor.backward()` inside the function: run it, and record it for the replays."""
+        if create_graph or inputs is not None:
+            raise TracingError(
+                "al.compile: backward(create_graph=..., inputs=...) inside a compiled function "
+                "cannot be recorded; call the function uncompiled"
+            )
+        out = self.slots.get(id(tensor.data)) if isinstance(tensor.data, _Traced) else None
+        if out is None or self.kinds[out][0] != "op":
+            raise TracingError("al.compile: backward() of a Tensor the function did not compute")
+        leaves = [t for t, _ in self.args + self.outside if t.requires_grad]
+        for t in leaves:
+            if t._ctx is not None:
+                raise TracingError(
+                    "al.compile: backward() inside a compiled function whose inputs carry a "
+                    "graph of their own (a Tensor computed outside it) cannot be recorded"
+                )
+            if t.grad is not None:
+                raise TracingError(
+                    "al.compile: inside a compiled function, backward() needs the gradients "
+                    "it fills to be None first (call zero_grad(), or set p.grad = None, inside "
+                    "the function): a gradient kept from an earlier call would be frozen"
+                )
+        seed = None if gradient is None else self.ref(gradient, "backward()")
+        tensor.data = _plain(tensor.data)
+        _mode.recorder = None
+        try:  # this call's own backward, eagerly (the replays run the recorded one)
+            engine.backward(tensor, _unwrap(gradient), retain_graph, False, None)
+        finally:
+            _mode.recorder = self
+            tensor.data = self.keep[out]
+        grads = []
+        for t in leaves:
+            if t.grad is not None:
+                slot, traced = self.new_slot(("grad", len(self.program)), t.grad)
+                t.grad = traced
+                grads.append((self.tensors[id(t)], slot))
+        self.program.append(_Backward(out, seed, grads))
+
+    def value(self, fn: Callable, args: tuple, kwargs: dict, name: str, fixed_shape: bool) -> Any:
         refs, kw = self.ref(args, name), self.ref(kwargs, name)
         _mode.recorder = None
         try:
@@ -342,7 +381,7 @@ class _Recorder:
             return result  # e.g. a shape: no values involved
         result = np.asarray(result)
         slot, traced = self.new_slot(("value", len(self.program)), result)
-        self.program.append(_Value(fn, refs, kw, slot, result.shape))
+        self.program.append(_Value(fn, refs, kw, slot, result.shape, fixed_shape))
         return traced
 
 
@@ -391,7 +430,7 @@ def _kernel(ins: _Op, shapes: list) -> Any:
     if _KERNELS is None:
         _KERNELS = _kernels()
     make = _KERNELS.get(ins.cls)
-    if make is not None and not ins.dynamic and not ins.nested:
+    if make is not None and not ins.dynamic and all(type(a) is _Ref for a in ins.args):
         in_shapes = [shapes[a.slot] if type(a) is _Ref else None for a in ins.args]
         kernel = make(ins, in_shapes)
         if kernel is not None:
@@ -515,26 +554,37 @@ class _CrossEntropyKernel:
         self.total = np.empty((n, 1), dtype)
         self.log_total = np.empty((n, 1), dtype)
         self.probs = np.empty(shape, dtype)
+        self.gaps = np.empty(shape, dtype)
         self.grad = np.empty(shape, dtype)
         self.rows = self.row_sums = None
+        self.eye = np.eye(shape[1], dtype=dtype)
 
-    def forward(self, logits, targets):  # as SoftmaxCrossEntropy.forward, step by step
+    def _rows(self, targets, logits):
+        """The one-hot rows of labels, as ops._target_rows makes them (or its error)."""
         from autograd_lite.ops import _target_rows
 
-        rows = self.rows = _target_rows(targets, logits)
+        kind = targets.dtype.kind
+        labels = targets.ndim == 1 and kind in "iu" and targets.size
+        if labels and (kind == "u" or targets.min() >= 0):  # (numpy counts -1 from the end)
+            try:
+                return self.eye[targets]
+            except IndexError:
+                pass  # a label too large: _target_rows says which
+        return _target_rows(targets, logits)
+
+    def forward(self, logits, targets):  # as SoftmaxCrossEntropy.forward, step by step
+        rows = self.rows = self._rows(targets, logits)
         row_sums = None if rows is not targets else targets.sum(axis=1, keepdims=True)
         self.row_sums = row_sums
         np.maximum.reduce(logits, axis=1, keepdims=True, out=self.top)
         shifted = np.subtract(logits, self.top, out=self.shifted)
         exps = np.exp(shifted, out=self.exps)
         total = np.add.reduce(exps, axis=1, keepdims=True, out=self.total)
-        log_total = np.log(total, out=self.log_total)
-        if row_sums is not None:
-            log_total = log_total * row_sums
+        gaps = np.subtract(np.log(total, out=self.log_total), shifted, out=self.gaps)
         np.divide(exps, total, out=self.probs)
         if self.reduction == "none":
-            return log_total.reshape(-1) - (rows * shifted).sum(axis=1)
-        loss = log_total.sum() - np.vdot(rows, shifted)
+            return (rows * gaps).sum(axis=1)
+        loss = np.vdot(rows, gaps)
         return np.array(loss / len(logits) if self.reduction == "mean" else loss)
 
     def backward(self, g):  # as SoftmaxCrossEntropy.backward
@@ -547,83 +597,105 @@ class _CrossEntropyKernel:
 
 
 class _Plan:
-    """The recorded program of one traced call, as two generated Python functions.
+    """The recorded program of one traced call, as generated straight-line Python.
 
-    `forward(args)` computes every value of the program in the recorded order and returns
-    the output; `backward(grad)` runs the ops' backward rules in reverse order and returns
-    the gradients of the inputs that want one. Both are straight-line code (print
-    `plan.source` to read them): no loop over instructions, no graph.
+    `forward(args, outside)` computes the program's values in the recorded order (ops, numpy
+    calls, and `backward()` if the function called it) and returns the output;
+    `backward_for(wanted)(grad)` runs the ops' backward rules in reverse order and returns the
+    gradients of the slots in `wanted`. Print `plan.source` to read them: no loop over
+    instructions and no graph, one line per call.
     """
 
-    def __init__(self, recorder: _Recorder, out: Tensor, arg_slots: list) -> None:
+    def __init__(self, recorder: _Recorder, out: Tensor, arg_slots: list, epilogue: list) -> None:
         self.kinds, self.shapes = recorder.kinds, recorder.shapes
         self.arg_slots = arg_slots  # per argument: its slot, or None (a Python value)
         self.out_slot = recorder.slots[id(out.data)]
         self.outside = [(slot, kind[1]) for slot, kind in enumerate(self.kinds)
                         if kind[0] == "outside"]  # fmt: skip
+        self.outside_tensors = [t for _, t in self.outside]
+        self.epilogue = epilogue
+        self.consumed = any(type(ins) is _Backward for ins in recorder.program)
         self.generation = 0  # replays so far: a result's backward needs its own replay's values
-        env: dict[str, Any] = {"np": np, "_conform": engine._conform, "_Retrace": _Retrace}
-        fwd = ["def forward(args, outside):"]
-        for slot, i in ((s, i) for i, s in enumerate(arg_slots) if s is not None):
-            fwd.append(f"    v{slot} = args[{i}]")
-        for n, (slot, _) in enumerate(self.outside):
-            fwd.append(f"    v{slot} = outside[{n}].data")
-        ops: list[tuple[_Op, str]] = []
-        for k, ins in enumerate(recorder.program):
-            if ins.nested:  # arguments with traced values inside tuples or lists
-                env[f"c{k}"] = ins.args
-                args = f"*_resolve(c{k}, locals())"
-            else:
-                args = ", ".join(_code(a, env, f"k{k}_{n}") for n, a in enumerate(ins.args))
-            if ins.dynamic:
-                env[f"kw{k}"] = ins.kwargs
-                args += f", **_resolve(kw{k}, locals())"
-            if type(ins) is _Op:
-                step = _kernel(ins, self.shapes)
-                env[f"f{k}"], env[f"b{k}"] = step.forward, step.backward
-                fwd.append(f"    v{ins.out} = f{k}({args})")
-                ops.append((ins, f"b{k}"))
-            else:
-                env[f"f{k}"] = ins.fn
-                if not ins.dynamic and ins.kwargs:
-                    env[f"kw{k}"] = ins.kwargs
-                    args += f", **kw{k}"
-                fwd.append(f"    v{ins.out} = np.asarray(f{k}({args}))")
-                fwd.append(f"    if v{ins.out}.shape != {ins.shape!r}: raise _Retrace")
-        fwd.append(f"    return v{self.out_slot}")
-        self.forward_source = "\n".join(fwd)
-        self.ops = ops
-        self.env = env
+        self.env: dict[str, Any] = {
+            "np": np,
+            "_conform": engine._conform,
+            "_Retrace": _Retrace,
+        }
+        self.ops: list[tuple[_Op, str]] = []  # the ops so far, with their backward's name
         self._backwards: dict[tuple, Callable] = {}
-        env["_resolve"] = lambda template, scope: _resolve(template, _Scope(scope))
-        exec(builtins.compile(self.forward_source, "<al.compile forward>", "exec"), env)  # noqa: S102
-        self.forward_code = env["forward"]
+        self.backward_sources: list[str] = []
+        lines = ["def forward(args, outside):"]
+        lines += [
+            f"    v{slot} = args[{i}]" for i, slot in enumerate(arg_slots) if slot is not None
+        ]
+        lines += [f"    v{slot} = outside[{n}].data" for n, (slot, _) in enumerate(self.outside)]
+        for k, ins in enumerate(recorder.program):
+            lines += self._forward_lines(k, ins)
+        kept = "".join(f"v{slot}, " for _, _, slot in epilogue if slot is not None)
+        lines.append(f"    return v{self.out_slot}, ({kept})")  # and what the epilogue sets
+        self.forward_source = "\n".join(lines)
+        self.forward_code = self._define(self.forward_source, "forward")
+
+    def _forward_lines(self, k: int, ins: Any) -> list[str]:
+        env = self.env
+        if type(ins) is _Backward:  # the function's own loss.backward()
+            wanted = tuple(data for data, _ in ins.grads)
+            env[f"bw{k}"] = self._generate_backward(wanted, ins.out, len(self.ops))
+            seed = "None" if ins.seed is None else _code(ins.seed, env, f"seed{k}")
+            names = "".join(f"v{g}, " for _, g in ins.grads)
+            return [f"    {names}= bw{k}({seed})"] if names else [f"    bw{k}({seed})"]
+        if type(ins) is _Op:
+            step = _kernel(ins, self.shapes)
+            env[f"f{k}"], env[f"b{k}"] = step.forward, step.backward
+            self.ops.append((ins, f"b{k}"))
+            kwargs = ins.kwargs if ins.dynamic else {}  # (a kernel keeps the constant ones)
+            return [f"    v{ins.out} = f{k}({_call_code(ins.args, kwargs, env, f'k{k}')})"]
+        env[f"f{k}"] = ins.fn
+        call = f"f{k}({_call_code(ins.args, ins.kwargs, env, f'k{k}')})"
+        if ins.fixed_shape:  # a ufunc: its result's shape follows from its inputs' shapes
+            return [
+                f"    v{ins.out} = {call}" if ins.shape else f"    v{ins.out} = np.asarray({call})"
+            ]
+        return [
+            f"    v{ins.out} = np.asarray({call})",
+            f"    if v{ins.out}.shape != {ins.shape!r}: raise _Retrace",
+        ]
+
+    def _define(self, source: str, name: str) -> Callable:
+        exec(builtins.compile(source, f"<al.compile {name}>", "exec"), self.env)  # noqa: S102
+        return self.env[name]
 
     def backward_for(self, wanted: tuple[int, ...]) -> Callable:
-        """The generated backward that returns the gradients of the slots in `wanted`."""
+        """The generated backward from the output to the slots in `wanted`."""
         fn = self._backwards.get(wanted)
         if fn is None:
-            fn = self._backwards[wanted] = self._generate_backward(wanted)
+            fn = self._backwards[wanted] = self._generate_backward(
+                wanted, self.out_slot, len(self.ops)
+            )
         return fn
 
-    def _generate_backward(self, wanted: tuple[int, ...]) -> Callable:
+    def _generate_backward(self, wanted: tuple[int, ...], out: int, n_ops: int) -> Callable:
+        """Code for the gradients of `wanted` from `out`, through the first `n_ops` ops."""
+        ops = self.ops[:n_ops]
         # The slots that lead to a wanted one: only their rules need to run. An op's output
         # leads to one if one of its inputs does (inputs come first in program order).
         needed = set(wanted)
-        for ins, _ in self.ops:
+        for ins, _ in ops:
             if any(type(a) is _Ref and a.slot in needed for a in ins.args):
                 needed.add(ins.out)
-        grads = sorted(needed - {self.out_slot})
-        lines = [f"def backward(g{self.out_slot}):"]
-        lines += [f"    g{slot} = None" for slot in grads]
-        for ins, name in reversed(self.ops):
+        name = f"backward{len(self.backward_sources)}"
+        shape, dtype = self.shapes[out]
+        self.env[f"ones{out}"] = np.ones(shape, dtype)
+        lines = [f"def {name}(g{out}):", f"    if g{out} is None: g{out} = ones{out}"]
+        lines += [f"    g{slot} = None" for slot in sorted(needed - {out})]
+        for ins, rule in reversed(ops):
             if ins.out not in needed:
                 continue
             targets = [a.slot if type(a) is _Ref and a.slot in needed else None
                        for a in ins.args]  # fmt: skip
             names = [f"t{n}" if t is not None else "_" for n, t in enumerate(targets)]
             lines.append(f"    if g{ins.out} is not None:")
-            lines.append(f"        {', '.join(names)}, = {name}(g{ins.out})")
+            lines.append(f"        {', '.join(names)}, = {rule}(g{ins.out})")
             lines.append(f"        g{ins.out} = None  # passed on")
             for n, slot in enumerate(targets):
                 if slot is None:
@@ -633,34 +705,39 @@ class _Plan:
                 lines.append(f"            if t{n}.shape != s{slot} or t{n}.dtype != d{slot}:")
                 lines.append(f"                t{n} = _conform(None, t{n}, s{slot}, d{slot})")
                 lines.append(f"            g{slot} = t{n} if g{slot} is None else g{slot} + t{n}")
-        lines.append(f"    return ({', '.join(f'g{s}' for s in wanted)},)")
+        lines.append(f"    return ({''.join(f'g{s}, ' for s in wanted)})")
         source = "\n".join(lines)
-        self.backward_source = source
-        exec(builtins.compile(source, "<al.compile backward>", "exec"), self.env)  # noqa: S102
-        return self.env["backward"]
+        self.backward_sources.append(source)
+        return self._define(source, name)
 
     @property
     def source(self) -> str:
-        """The generated forward and backward code, for reading."""
-        return self.forward_source + "\n\n" + getattr(self, "backward_source", "")
-
-
-class _Scope:
-    """`locals()` of generated code, read by slot number (for nested argument templates)."""
-
-    def __init__(self, scope: dict) -> None:
-        self.scope = scope
-
-    def __getitem__(self, slot: int) -> Any:
-        return self.scope[f"v{slot}"]
+        """The generated code, for reading."""
+        return "\n\n".join([self.forward_source, *self.backward_sources])
 
 
 def _code(a: Any, env: dict, name: str) -> str:
-    """How generated code refers to an instruction's argument `a`."""
+    """How generated code writes an instruction's argument `a`: a slot's variable `v<slot>`,
+    a tuple or list of them, or the name of a constant kept in `env`."""
     if type(a) is _Ref:
         return f"v{a.slot}"
+    if type(a) in (tuple, list) and _has_ref(a):
+        items = "".join(f"{_code(x, env, f'{name}_{i}')}, " for i, x in enumerate(a))
+        return f"({items})" if type(a) is tuple else f"[{items}]"
+    if type(a) is dict and _has_ref(a):
+        items = "".join(
+            f"{k!r}: {_code(v, env, f'{name}_{i}')}, " for i, (k, v) in enumerate(a.items())
+        )
+        return f"{{{items}}}"
     env[name] = a  # a constant
     return name
+
+
+def _call_code(args: Any, kwargs: dict, env: dict, name: str) -> str:
+    """The argument list of a generated call."""
+    parts = [_code(a, env, f"{name}_{i}") for i, a in enumerate(args)]
+    parts += [f"{key}={_code(v, env, f'{name}_{key}')}" for key, v in kwargs.items()]
+    return ", ".join(parts)
 
 
 class _Replayed(Function):
@@ -727,12 +804,12 @@ class Compiled:
 
     def _trace(self, key: tuple, args: tuple) -> Tensor:
         recorder = _Recorder()
-        wrapped, arg_slots, swapped = [], [], []
+        wrapped, arg_slots = [], []
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
                 slot, traced = recorder.new_slot(("arg", i), a.data)
                 recorder.tensors[id(a)] = slot
-                swapped.append((a, a.data))
+                recorder.args.append((a, a.data))
                 a.data = traced
                 wrapped.append(a)
             elif isinstance(a, np.ndarray):
@@ -747,19 +824,19 @@ class Compiled:
             engine._transforms_active += 1
         try:
             out = self.fn(*wrapped)
+            epilogue = _epilogue(recorder)
         finally:
             _mode.recorder = None
             with _count_lock:
                 engine._transforms_active -= 1
-            for t, data in swapped + recorder.outside:
-                t.data = data
+            _untrace(recorder)
         if not isinstance(out, Tensor) or not isinstance(out.data, _Traced):
             _restore(out)
             raise TypeError(
                 f"al.compile: the function must return a Tensor computed by ops, got "
                 f"{type(out).__name__}"
             )
-        plan = _Plan(recorder, out, arg_slots)
+        plan = _Plan(recorder, out, arg_slots, epilogue)
         out.data = _plain(out.data)
         self.plans[key] = plan
         self.traces += 1
@@ -770,19 +847,23 @@ class Compiled:
     def _replay(self, plan: _Plan, args: tuple) -> Tensor:
         values = [a.data if isinstance(a, Tensor) else a for a in args]
         plan.generation += 1
-        out = plan.forward_code(values, [t for _, t in plan.outside])
+        out, kept = plan.forward_code(values, plan.outside_tensors)
         out = out.copy()  # the replay's arrays are reused; the result is the caller's
+        kept = iter(kept)
+        for what, t, slot in plan.epilogue:  # as the traced call left its input Tensors
+            setattr(t, what, None if slot is None else np.array(next(kept)))
+        if plan.consumed or not _mode.enabled:  # backward() ran inside: no graph left
+            return _tensor(out)
         # The node's inputs: the arguments and outside Tensors that require grad.
         edges, wanted = [], []
-        if _mode.enabled:
-            for slot, a in zip(plan.arg_slots, args):
-                if slot is not None and isinstance(a, Tensor) and a.requires_grad:
-                    edges.append(a if a._ctx is None else a._ctx)
-                    wanted.append(slot)
-            for slot, t in plan.outside:
-                if t.requires_grad:
-                    edges.append(t if t._ctx is None else t._ctx)
-                    wanted.append(slot)
+        for slot, a in zip(plan.arg_slots, args):
+            if slot is not None and isinstance(a, Tensor) and a.requires_grad:
+                edges.append(a if a._ctx is None else a._ctx)
+                wanted.append(slot)
+        for slot, t in plan.outside:
+            if t.requires_grad:
+                edges.append(t if t._ctx is None else t._ctx)
+                wanted.append(slot)
         if not edges:
             return _tensor(out)
         node = _Replayed()
@@ -790,6 +871,49 @@ class Compiled:
         node.needs_input_grad = (True,) * len(edges)
         node.edges, node._shape, node._dtype = edges, out.shape, out.dtype
         return _tensor(out, node)
+
+
+def _epilogue(recorder: _Recorder) -> list[tuple[str, Tensor, int | None]]:
+    """What a replay must set on the input Tensors afterwards, as the traced call left them.
+
+    ("data", t, slot): the function rebound `t.data` to a value it computed; ("grad", t,
+    slot or None): a backward() inside it filled `t.grad` (or the function reset it).
+    Updates made in place (`p -= lr * p.grad`) need nothing: the replay writes into t.data.
+    """
+    steps = []
+    managed = any(type(ins) is _Backward for ins in recorder.program)
+    for t, _ in recorder.args + recorder.outside:
+        current, traced = t.data, recorder.keep[recorder.tensors[id(t)]]
+        if current is not traced and not (
+            isinstance(current, np.ndarray) and _where(current) == _where(traced)
+        ):  # (`t.data -= x` gives back its own array: updated in place, nothing to set)
+            if not isinstance(current, _Traced) or id(current) not in recorder.slots:
+                raise TracingError(
+                    "al.compile: the function set a Tensor's .data to an array it did not "
+                    "compute from traced values; update it in place instead"
+                )
+            steps.append(("data", t, recorder.slots[id(current)]))
+        g = t.grad
+        if isinstance(g, _Traced):
+            steps.append(("grad", t, recorder.slots[id(g)]))
+        elif managed and g is None and t.requires_grad:
+            steps.append(("grad", t, None))
+    return steps
+
+
+def _untrace(recorder: _Recorder) -> None:
+    """Put plain arrays back where the trace left traced ones (data, .grad)."""
+    for t, data in recorder.args + recorder.outside:
+        traced = recorder.keep[recorder.tensors[id(t)]]
+        current = t.data
+        if current is traced or (
+            isinstance(current, np.ndarray) and _where(current) == _where(traced)
+        ):
+            t.data = data  # the Tensor's own array (perhaps updated in place)
+        else:
+            t.data = _plain(current)
+        if isinstance(t.grad, _Traced):
+            t.grad = np.array(t.grad)
 
 
 def _restore(x: Any) -> None:
@@ -801,10 +925,12 @@ def _signature(args: tuple) -> tuple:
     """What a trace depends on: each argument's kind, shape and dtype (or Python value)."""
     key: list[Any] = [_mode.enabled]
     for i, a in enumerate(args):
-        if isinstance(a, Tensor):
-            key.append(("T", a.data.shape, a.data.dtype.str, a.requires_grad))
+        if type(a) is np.ndarray:
+            key.append((a.shape, a.dtype))
+        elif isinstance(a, Tensor):
+            key.append((a.data.shape, a.data.dtype, a.requires_grad))
         elif isinstance(a, np.ndarray):
-            key.append(("A", a.shape, a.dtype.str))
+            key.append((type(a), a.shape, a.dtype))
         elif a is None or isinstance(a, bool | int | float | str):
             key.append(("V", type(a), a))
         else:

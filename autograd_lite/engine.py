@@ -49,6 +49,17 @@ _anomaly_users = 0
 _transforms_active = 0
 
 
+class TracingError(RuntimeError):
+    """A compiled function (al.compile) did something with values that a replay could not
+    repeat (see compile.py)."""
+
+
+def refuse_while_tracing(what: str, instead: str) -> None:
+    """Raise TracingError if called inside al.compile's trace (one global read otherwise)."""
+    if _transforms_active and _mode.recorder is not None:
+        raise TracingError(f"al.compile: {what} cannot be recorded; {instead}")
+
+
 def is_grad_enabled() -> bool:
     """True unless inside `no_grad()` (per thread)."""
     return _mode.enabled
@@ -613,6 +624,8 @@ def backward(
     inputs: Tensor | Sequence[Tensor] | None = None,
 ) -> None:
     """Implementation of `Tensor.backward` (see there)."""
+    if _transforms_active and _mode.recorder is not None:  # inside al.compile's trace
+        return _mode.recorder.backward(tensor, gradient, retain_graph, create_graph, inputs)
     if not tensor.requires_grad:
         raise RuntimeError(
             "backward: this tensor does not require grad and has no graph "
@@ -672,6 +685,9 @@ def grad(
     depend on gets a zero gradient (as in JAX; PyTorch raises unless `allow_unused`). Only
     the part of the graph between the outputs and the inputs is walked.
     """
+    refuse_while_tracing(
+        "al.grad inside a compiled function", "call loss.backward() there, or al.grad outside"
+    )
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     for i, t in enumerate(outputs + inputs):

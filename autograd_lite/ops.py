@@ -1871,19 +1871,20 @@ class SoftmaxCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, logits, targets, reduction="mean"):
-        # With s = z - max(z) and T = sum_k t_k (1 for one-hot rows):
-        # loss = -sum_k t_k log softmax(z)_k = T log(sum_k e^s_k) - sum_k t_k s_k
+        # With s = z - max(z), log-total l = log(sum_k e^s_k) and T = sum_k t_k (1 for
+        # one-hot rows): loss = -sum_k t_k log softmax(z)_k = T l - sum_k t_k s_k
+        #                     = sum_k t_k (l - s_k), one product of t with (l - s).
         rows = _target_rows(targets, logits)
         row_sums = None if rows is not targets else targets.sum(axis=1, keepdims=True)
         shifted = logits - logits.max(axis=1, keepdims=True)  # stable: largest exponent e^0
         exps = np.exp(shifted)
         total = exps.sum(axis=1, keepdims=True)
-        log_total = np.log(total) if row_sums is None else np.log(total) * row_sums
+        gaps = np.log(total) - shifted  # -log softmax(z), each entry
         ctx.save_for_backward(logits, targets)
         ctx.probs, ctx.row_sums, ctx.rows, ctx.reduction = exps / total, row_sums, rows, reduction
         if reduction == "none":
-            return log_total.reshape(-1) - (rows * shifted).sum(axis=1)
-        loss = log_total.sum() - np.vdot(rows, shifted)  # vdot: sum of t * s in one call
+            return (rows * gaps).sum(axis=1)
+        loss = np.vdot(rows, gaps)  # vdot: sum of t * (l - s) in one call
         return np.array(loss / len(logits) if reduction == "mean" else loss)
 
     @staticmethod

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .engine import refuse_while_tracing
 from .tensor import Tensor
 from .versions import mark_changed
 
@@ -216,6 +217,7 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         """One SGD update of every param with a gradient (see the class docstring)."""
+        _not_traced(self)
         index = 0
         for group in self.param_groups:
             lr, params = group["lr"], group["params"]
@@ -296,6 +298,7 @@ class Adam(Optimizer):
 
     def step(self) -> None:
         """One Adam update of every param with a gradient (see the class docstring)."""
+        _not_traced(self)
         index = 0
         for group in self.param_groups:
             lr, (beta1, beta2) = group["lr"], group["betas"]
@@ -356,6 +359,14 @@ class AdamW(Adam):
 
 
 # ------------------------------------------------------------------------------- helpers
+def _not_traced(opt: Optimizer) -> None:
+    """An optimizer keeps Python state (step counts, hyperparameters a scheduler changes):
+    a compiled function's replay would freeze it, so its step is refused there."""
+    refuse_while_tracing(
+        f"{type(opt).__name__}.step() inside a compiled function",
+        "call it after the compiled call, or update inside it with "
+        "`with al.no_grad(): p -= lr * p.grad`",
+    )
 
 
 def _build_groups(params: Params, opt: Optimizer, where: str) -> list[dict[str, Any]]:

@@ -273,3 +273,78 @@ def test_a_decorated_function_keeps_its_name_and_works_as_a_decorator_with_optio
     squared_norm(x).backward()
     squared_norm(x).backward()
     np.testing.assert_array_equal(x.grad, 4 * np.ones(shape))
+
+
+# --- a whole training step: backward() and the update inside the compiled function ------------
+def make_net(seed: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(2, 8, rng=seed), nn.Tanh(), nn.Linear(8, 3, rng=seed + 1))
+
+
+def sgd_step(net: nn.Module, lr: float):
+    def step(x, labels):
+        loss = al.softmax_cross_entropy(net(x), labels)
+        net.zero_grad()
+        loss.backward()
+        with al.no_grad():
+            for p in net.parameters():
+                p -= lr * p.grad  # in place: the replay writes into the weights
+        return loss
+
+    return step
+
+
+def test_a_whole_training_step_compiles_to_the_eager_trajectory():
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((60, 2)), rng.integers(0, 3, 60)
+    eager_net, compiled_net = make_net(0), make_net(0)
+    eager, compiled = sgd_step(eager_net, 0.5), al.compile(sgd_step(compiled_net, 0.5))
+    weights = [p.data for p in compiled_net.parameters()]
+    for i in range(6):
+        batch = slice(10 * i, 10 * i + 10)
+        a, b = eager(X[batch], y[batch]), compiled(X[batch], y[batch])
+        assert a.item() == b.item()
+        for p, q in zip(eager_net.parameters(), compiled_net.parameters(), strict=True):
+            np.testing.assert_array_equal(q.data, p.data)
+            np.testing.assert_array_equal(q.grad, p.grad)  # .grad as the eager step left it
+    assert compiled.traces == 1
+    assert all(p.data is w for p, w in zip(compiled_net.parameters(), weights))  # in place
+    assert not b.requires_grad  # backward() already ran inside: no graph is left
+
+
+def test_inside_a_compiled_step_what_would_freeze_raises():
+    net = make_net(1)
+    opt = optim.SGD(net.parameters(), lr=0.1)
+
+    def with_optimizer(x, labels):
+        loss = al.softmax_cross_entropy(net(x), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()  # its Python state (a scheduler's lr, Adam's step count) would freeze
+        return loss
+
+    x, labels = np.ones((4, 2)), np.array([0, 1, 2, 0])
+    with pytest.raises(al.TracingError, match=r"SGD.step\(\)"):
+        al.compile(with_optimizer)(x, labels)
+
+    def without_zero_grad(x, labels):
+        loss = al.softmax_cross_entropy(net(x), labels)
+        loss.backward()  # would add to a gradient kept from before
+        return loss
+
+    net.zero_grad()
+    al.softmax_cross_entropy(net(x), labels).backward()
+    with pytest.raises(al.TracingError, match="gradients it fills to be None"):
+        al.compile(without_zero_grad)(x, labels)
+    with pytest.raises(al.TracingError, match="al.grad"):
+        al.compile(lambda x: al.grad((x * x).sum(), x)[0])(Tensor(np.ones(2), True))
+
+
+def test_labels_are_checked_at_every_replay():
+    w = Tensor(np.ones((2, 3)), requires_grad=True)
+    step = al.compile(lambda x, labels: al.softmax_cross_entropy(x @ w, labels))
+    x = np.ones((2, 2))
+    step(x, np.array([0, 2]))
+    step(x, np.array([1, 2]))
+    for bad in (np.array([0, 3]), np.array([-1, 0])):
+        with pytest.raises(ValueError, match="out of range for 3 classes"):
+            step(x, bad)
