@@ -444,28 +444,6 @@ def test_ctrl_c_during_a_parallel_run_exits_130_with_one_line_and_stops_the_work
     assert not any(running(pid) for pid in workers)  # stopped, not left to finish the runs
 
 
-# ------------------------------------------------------------------------------ benchmarks
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        (["--seed", "-1"], "argument --seed: must be a non-negative int, got -1"),
-        (["--seed", "x"], "argument --seed: must be an integer, got 'x'"),
-        (["--repeats", "0"], "argument --repeats: must be positive, got 0"),
-        (["--repeats", "100000"], "argument --repeats: must be at most 1000, got 100000"),
-        (["--bogus"], "unrecognized arguments: --bogus"),
-    ],
-)
-def test_the_step_benchmark_refuses_bad_arguments_in_one_line(capsys, argv, message):
-    from benchmarks import step
-
-    with pytest.raises(SystemExit) as info:
-        step.main(argv)
-    out, err = capsys.readouterr()
-    assert info.value.code == 2 and out == ""
-    assert err.startswith("python -m benchmarks.step: error: " + message)
-    assert err.count("\n") == 1
-
-
 # ------------------------------------------------------------------------------ the README
 def test_the_readme_documents_every_command_and_shows_pictures_that_exist():
     readme = (REPO / "README.md").read_text()
