@@ -469,6 +469,7 @@ class _LinearKernel:
         self.out = np.empty(ins.shape, dtype)
         self.gx = np.empty(x_shape, dtype) if need_x else None
         self.gw = np.empty(w_shape, dtype) if need_w else None
+        self.gb = np.empty(ins.shape[1:], dtype) if self.need_b else None
         self.x = self.w = None
 
     def forward(self, x, w, b=None):  # as Linear.forward: x @ W, then += b in place
@@ -483,7 +484,7 @@ class _LinearKernel:
         gw = None if self.gw is None else np.matmul(self.x.T, g, out=self.gw)
         if not self.bias:
             return gx, gw
-        return gx, gw, g if self.need_b else None
+        return gx, gw, np.add.reduce(g, axis=0, out=self.gb) if self.need_b else None
 
 
 class _MatMulKernel(_LinearKernel):

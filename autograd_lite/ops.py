@@ -356,7 +356,8 @@ class Linear(Function):
         need_x, need_w, need_b = ctx.needs_input_grad
         if x.ndim == 2:  # a batch of rows, the usual case: no detour through _matmul_grads
             grad_x = grad @ weight.T if need_x else None
-            return grad_x, x.T @ grad if need_w else None, grad if need_b else None
+            grad_b = grad.sum(axis=0) if need_b else None  # (what the engine's sum_to does)
+            return grad_x, x.T @ grad if need_w else None, grad_b
         return (*_matmul_grads(x, weight, grad, need_x, need_w), grad if need_b else None)
 
     @staticmethod
