@@ -183,6 +183,17 @@ class _Ref:
         self.slot = slot
 
 
+def _refs(x: Any) -> list[int]:
+    """The slots referred to inside an instruction's arguments."""
+    if type(x) is _Ref:
+        return [x.slot]
+    if type(x) in (tuple, list):
+        return [s for i in x for s in _refs(i)]
+    if type(x) is dict:
+        return [s for v in x.values() for s in _refs(v)]
+    return []
+
+
 def _has_ref(x: Any) -> bool:
     if type(x) is _Ref:
         return True
@@ -392,6 +403,10 @@ class _Retrace(Exception):
 class _Rule:
     """One recorded op in a replay: its own `forward` and `backward` rules on arrays."""
 
+    keeps_output = keeps_inputs = True  # (its saved values may be either)
+    writes_over = ()  # which inputs' arrays it may write its output into (see _Plan)
+    exact = False  # its gradients may need summing to their inputs' shapes (engine._conform)
+
     def __init__(self, ins: _Op, shapes: list) -> None:
         self.cls, self.needs, self.kwargs, self.shape = ins.cls, ins.needs, ins.kwargs, ins.shape
         self.ctx: Any = None
@@ -453,6 +468,9 @@ def _arrays_of(in_shapes: list, ndims: tuple) -> bool:
 class _LinearKernel:
     """ops.Linear for a batch of rows: x (N, I) @ W (I, O) + b (O,)."""
 
+    keeps_output, keeps_inputs, writes_over = False, True, ()
+    exact = True
+
     @classmethod
     def make(cls, ins: _Op, in_shapes: list) -> Any:
         bias = len(ins.args) == 3 and in_shapes[2] is not None
@@ -498,6 +516,9 @@ class _MatMulKernel(_LinearKernel):
 class _ReLUKernel:
     """ops.ReLU: max(a, 0); its gradient where the output is positive."""
 
+    keeps_output, keeps_inputs, writes_over = True, False, (0,)
+    exact = True
+
     @classmethod
     def make(cls, ins: _Op, in_shapes: list) -> Any:
         return cls(ins, in_shapes) if _arrays_of(in_shapes, (len(ins.shape),)) else None
@@ -519,25 +540,57 @@ class _ReLUKernel:
 class _AddKernel:
     """ops.Add of two traced arrays of one dtype (broadcasting; the replay sums back)."""
 
+    keeps_output, keeps_inputs, writes_over = False, False, (0, 1)
+
     @classmethod
     def make(cls, ins: _Op, in_shapes: list) -> Any:
         if None in in_shapes or not _arrays_of(in_shapes, tuple(len(s) for s, _ in in_shapes)):
             return None
         return cls(ins, in_shapes)
 
+    exact = True  # its gradients have their inputs' shapes: no check needed
+
     def __init__(self, ins: _Op, in_shapes: list) -> None:
         self.out = np.empty(ins.shape, in_shapes[0][1])
-        self.need_a, self.need_b = ins.needs
+        # Each input's gradient: the output's, summed over the axes broadcasting added, as
+        # engine.sum_to sums them (leading axes first, then the size-1 ones, kept).
+        self.sums = [_sum_plan(ins.shape, shape) if need else None
+                     for need, (shape, _) in zip(ins.needs, in_shapes)]  # fmt: skip
 
     def forward(self, a, b):  # as Add.forward: a + b
         return np.add(a, b, out=self.out)
 
-    def backward(self, g):  # as Add.backward: the gradient to both
-        return g if self.need_a else None, g if self.need_b else None
+    def backward(self, g):  # as Add.backward: the gradient to both, summed to its shape
+        return tuple(None if plan is None else _apply_sum(g, plan) for plan in self.sums)
+
+
+def _sum_plan(out_shape: tuple, shape: tuple) -> tuple | None:
+    """How engine.sum_to takes a gradient of `out_shape` to `shape`: (lead, axes), or None."""
+    if out_shape == shape:
+        return ()
+    lead = len(out_shape) - len(shape)
+    rest = out_shape[lead:]
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and rest[i] != 1)
+    return (lead, axes)
+
+
+def _apply_sum(g: np.ndarray, plan: tuple) -> np.ndarray:
+    """The same sums as engine.sum_to, by a plan made once."""
+    if not plan:
+        return g
+    lead, axes = plan
+    if lead:
+        g = g.sum(axis=0 if lead == 1 else tuple(range(lead)))
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
 
 
 class _CrossEntropyKernel:
     """ops.SoftmaxCrossEntropy: (N, C) logits, labels or probability rows."""
+
+    keeps_output, keeps_inputs, writes_over = False, True, ()
+    exact = True
 
     @classmethod
     def make(cls, ins: _Op, in_shapes: list) -> Any:
@@ -625,6 +678,9 @@ class _Plan:
         self.ops: list[tuple[_Op, str]] = []  # the ops so far, with their backward's name
         self._backwards: dict[tuple, Callable] = {}
         self.backward_sources: list[str] = []
+        self.steps = {k: _kernel(ins, self.shapes) for k, ins in enumerate(recorder.program)
+                      if type(ins) is _Op}  # fmt: skip
+        self._share_buffers(recorder.program)
         lines = ["def forward(args, outside):"]
         lines += [
             f"    v{slot} = args[{i}]" for i, slot in enumerate(arg_slots) if slot is not None
@@ -637,6 +693,43 @@ class _Plan:
         self.forward_source = "\n".join(lines)
         self.forward_code = self._define(self.forward_source, "forward")
 
+    def _share_buffers(self, program: list) -> None:
+        """Let a kernel write its output over an input's array when nothing else needs it.
+
+        In `x @ W + b` then relu, the sum and the relu can both land in the product's array:
+        one array instead of three, and at large batch far fewer trips through memory. An
+        input's array may be written over when a kernel made it, it has this one reader,
+        neither its maker's nor this op's backward keeps it, and it is not a result.
+        """
+        readers: dict[int, int] = {}  # slot -> how many instructions read it
+        maker: dict[int, int] = {}  # slot -> the op (index) whose kernel output it is
+        for k, ins in enumerate(program):
+            for ref in _refs(getattr(ins, "args", ())) + _refs(getattr(ins, "kwargs", {})):
+                readers[ref] = readers.get(ref, 0) + 1
+            if type(ins) is _Backward:
+                for ref in [ins.seed.slot] if type(ins.seed) is _Ref else []:
+                    readers[ref] = readers.get(ref, 0) + 1
+            if type(ins) is _Op and hasattr(self.steps[k], "out"):
+                maker[ins.out] = k
+        results = {self.out_slot} | {slot for _, _, slot in self.epilogue if slot is not None}
+        for k, ins in enumerate(program):
+            step = self.steps.get(k)
+            if step is None or not step.writes_over:
+                continue
+            for i in step.writes_over:
+                ref = ins.args[i]
+                made_by = maker.get(ref.slot) if type(ref) is _Ref else None
+                if (
+                    made_by is None
+                    or readers.get(ref.slot) != 1
+                    or ref.slot in results
+                    or self.steps[made_by].keeps_output
+                    or self.shapes[ref.slot] != (ins.shape, self.shapes[ins.out][1])
+                ):
+                    continue
+                step.out = self.steps[made_by].out  # this op's result goes there
+                break
+
     def _forward_lines(self, k: int, ins: Any) -> list[str]:
         env = self.env
         if type(ins) is _Backward:  # the function's own loss.backward()
@@ -646,7 +739,7 @@ class _Plan:
             names = "".join(f"v{g}, " for _, g in ins.grads)
             return [f"    {names}= bw{k}({seed})"] if names else [f"    bw{k}({seed})"]
         if type(ins) is _Op:
-            step = _kernel(ins, self.shapes)
+            step = self.steps[k]
             env[f"f{k}"], env[f"b{k}"] = step.forward, step.backward
             self.ops.append((ins, f"b{k}"))
             kwargs = ins.kwargs if ins.dynamic else {}  # (a kernel keeps the constant ones)
@@ -698,13 +791,15 @@ class _Plan:
             lines.append(f"    if g{ins.out} is not None:")
             lines.append(f"        {', '.join(names)}, = {rule}(g{ins.out})")
             lines.append(f"        g{ins.out} = None  # passed on")
+            exact = self.steps[int(rule[1:])].exact  # (the step's backward is `b<k>`)
             for n, slot in enumerate(targets):
                 if slot is None:
                     continue
                 self.env[f"s{slot}"], self.env[f"d{slot}"] = self.shapes[slot]
                 lines.append(f"        if t{n} is not None:")
-                lines.append(f"            if t{n}.shape != s{slot} or t{n}.dtype != d{slot}:")
-                lines.append(f"                t{n} = _conform(None, t{n}, s{slot}, d{slot})")
+                if not exact:
+                    lines.append(f"            if t{n}.shape != s{slot} or t{n}.dtype != d{slot}:")
+                    lines.append(f"                t{n} = _conform(None, t{n}, s{slot}, d{slot})")
                 lines.append(f"            g{slot} = t{n} if g{slot} is None else g{slot} + t{n}")
         lines.append(f"    return ({''.join(f'g{s}, ' for s in wanted)})")
         source = "\n".join(lines)
