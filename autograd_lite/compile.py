@@ -93,6 +93,43 @@ class _Traced(np.ndarray):
     def argmax(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
         return _record_value(np.argmax, (self, *args), kwargs, "argmax")
 
+    # Methods that numpy runs without asking the subclass: recorded like the functions.
+    def reshape(self, *shape: Any, **kwargs: Any) -> Any:  # noqa: D102
+        shape = shape[0] if len(shape) == 1 else shape
+        return _record_value(np.reshape, (self, shape), kwargs, "reshape")
+
+    def transpose(self, *axes: Any) -> Any:  # noqa: D102
+        axes = axes[0] if len(axes) == 1 else (axes or None)
+        return _record_value(np.transpose, (self, axes), {}, "transpose")
+
+    @property
+    def T(self) -> Any:  # noqa: N802, D102
+        return _record_value(np.transpose, (self,), {}, ".T")
+
+    def swapaxes(self, axis1: int, axis2: int) -> Any:  # noqa: D102
+        return _record_value(np.swapaxes, (self, axis1, axis2), {}, "swapaxes")
+
+    def ravel(self, order: str = "C") -> Any:  # noqa: D102
+        return _record_value(np.ravel, (self, order), {}, "ravel")
+
+    def flatten(self, order: str = "C") -> Any:  # noqa: D102
+        return _record_value(np.ravel, (self.copy(order), order), {}, "flatten")
+
+    def squeeze(self, axis: Any = None) -> Any:  # noqa: D102
+        return _record_value(np.squeeze, (self, axis), {}, "squeeze")
+
+    def dot(self, other: Any) -> Any:  # noqa: D102
+        return _record_value(np.dot, (self, other), {}, "dot")
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise TracingError(
+            "al.compile: writing into a traced array (t.data[i] = v) cannot be recorded; "
+            "compute a new value with ops (al.where) instead"
+        )
+
+    def fill(self, value: Any) -> None:  # noqa: D102
+        self[...] = value
+
     def argmin(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
         return _record_value(np.argmin, (self, *args), kwargs, "argmin")
 
@@ -136,6 +173,16 @@ def _owner(a: np.ndarray) -> Any:
     while isinstance(a.base, np.ndarray):
         a = a.base
     return a
+
+
+def _traced_base(a: np.ndarray) -> Any:
+    """The first traced array among `a`'s bases (a plain view of one), or None."""
+    base = a.base
+    while isinstance(base, np.ndarray):
+        if isinstance(base, _Traced):
+            return base
+        base = base.base
+    return None
 
 
 def _where(a: np.ndarray) -> tuple:
@@ -277,6 +324,11 @@ class _Recorder:
                     "(a view or copy made without numpy's knowledge): compute it with ops"
                 )
             return _Ref(slot)
+        if isinstance(x, np.ndarray) and _traced_base(x) is not None:
+            raise TracingError(
+                f"al.compile: {where} got a plain array made from a traced value that no "
+                "recorded call produced: its values would be frozen at the first call"
+            )
         if isinstance(x, np.ndarray) and x.base is not None and id(_owner(x)) in self.owners:
             slot = self.views.get(_where(x))  # np.asarray(traced): a plain view of it
             if slot is not None:

@@ -348,3 +348,36 @@ def test_labels_are_checked_at_every_replay():
     for bad in (np.array([0, 3]), np.array([-1, 0])):
         with pytest.raises(ValueError, match="out of range for 3 classes"):
             step(x, bad)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        lambda w, x: (w * x.data.T).sum(),
+        lambda w, x: (w * x.data.reshape(3)).sum(),
+        lambda w, x: w.sum() * x.data.dot(np.ones(3)),
+        lambda w, x: (w * x.data.copy().astype(np.float64)).sum(),
+        lambda w, x: (w * x.data[::-1]).sum(),
+    ],
+    ids=[".T", "reshape", "dot", "copy/astype", "indexing"],
+)
+def test_numpy_methods_on_traced_values_are_recorded_not_frozen(body):
+    w = Tensor(np.arange(3.0), requires_grad=True)
+    step = al.compile(lambda x: body(w, x))
+    for v in (np.arange(3.0), np.arange(3.0) + 5, -np.arange(3.0)):
+        assert step(Tensor(v)).item() == body(w, Tensor(v)).item()
+    assert step.traces == 1
+
+
+def test_writing_into_or_slicing_a_plain_copy_of_a_traced_value_raises():
+    w = Tensor(np.arange(3.0), requires_grad=True)
+
+    def writes(x):
+        d = x.data
+        d[0] = 1.0
+        return (w * d).sum()
+
+    with pytest.raises(al.TracingError, match="writing into a traced array"):
+        al.compile(writes)(Tensor(np.ones(3)))
+    with pytest.raises(al.TracingError, match="frozen"):
+        al.compile(lambda x: (w[:2] * np.asarray(x.data)[:2]).sum())(Tensor(np.ones(3)))
