@@ -36,11 +36,15 @@ from models.network import MoonNet
 PARAMS = ("W1", "b1", "W2", "b2")
 
 
-def stack(nets: Sequence[MoonNet]) -> dict[str, np.ndarray]:
-    """The nets' parameters stacked along a new first axis, each padded with zeros to the
-    widest hidden layer: {"W1": (E, F, H), "b1": (E, H), "W2": (E, H, C), "b2": (E, C)}."""
+def stack(nets: Sequence[MoonNet], width: int | None = None) -> dict[str, np.ndarray]:
+    """The nets' parameters stacked along a new first axis, each padded with zeros to
+    ``width`` hidden units (default: the widest net's):
+    {"W1": (E, F, H), "b1": (E, H), "W2": (E, H, C), "b2": (E, C)}."""
     models = [net.to_manual() for net in nets]
-    width = max(m["W1"].shape[1] for m in models)
+    widest = max(m["W1"].shape[1] for m in models)
+    width = widest if width is None else validate.positive_int(width, "width")
+    if width < widest:
+        raise ValueError(f"ensemble: width {width} is less than the widest network's {widest}")
     (n_features, _), n_class = models[0]["W1"].shape, models[0]["b2"].shape[0]
     dtype = nets[0].dtype
     shapes = {"W1": (n_features, width), "b1": (width,), "W2": (width, n_class), "b2": (n_class,)}
@@ -83,6 +87,7 @@ def train(
     rngs: Sequence[np.random.Generator] | None = None,
     optimizer: str = "sgd",
     callback: Callable[[int, np.ndarray], None] | None = None,
+    width: int | None = None,
 ) -> list[np.ndarray]:
     """Train the nets in place as one ensemble; each one's training loss per epoch.
 
@@ -90,7 +95,11 @@ def train(
     epochs, rngs[k], optimizer)`` would (the summed cross-entropy, SGD or Adam): at each
     epoch every member draws ``rngs[k].permutation(len(X))`` and walks its own minibatches.
     The nets must share their dtype and their input and output sizes; their widths may
-    differ. ``callback(epoch, losses)`` gets the members' losses of each epoch (an array).
+    differ: each is padded to ``width`` hidden units (default: the widest net's). A net's
+    results depend on that width in their last bits only (it changes the order of some
+    floating-point sums), never on the other nets: pass the same ``width`` to get the very
+    same numbers whatever nets share the ensemble.
+    ``callback(epoch, losses)`` gets the members' losses of each epoch (an array).
     A member whose loss stops being finite stops there (its weights are those of the end
     of that epoch and its history ends with that loss), as `network.train` does, with one
     ``ConvergenceWarning`` naming the members that diverged.
@@ -113,7 +122,7 @@ def train(
     if len(X) == 0:
         raise ValueError("ensemble.train: X has no samples")
     hidden = [net.fc1.out_features for net in nets]
-    stacked = {name: nn.Parameter(array) for name, array in stack(nets).items()}
+    stacked = {name: nn.Parameter(array) for name, array in stack(nets, width).items()}
     opt = network.make_optimizer(list(stacked.values()), optimizer, lr)
     data = (X.astype(dtype, copy=False), np.eye(stacked["b2"].shape[1], dtype=dtype)[y])
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging member: reported below
