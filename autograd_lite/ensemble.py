@@ -8,15 +8,17 @@ exactly as it would be trained on its own (only the order of floating-point sums
 in the last bits). ::
 
     from autograd_lite import ensemble
-    h = ensemble.linear(x, W1, b1).relu()          # x (E, N, 2), W1 (E, 2, H), b1 (E, H)
-    losses = ensemble.cross_entropy(ensemble.linear(h, W2, b2), targets)   # (E,)
-    losses.sum().backward()                         # each member gets its own gradient
+    h = ensemble.affine(x, A1, relu=True)    # x (E, N, 2), A1 (E, 2 + 1, H): weights, bias
+    losses = ensemble.cross_entropy(ensemble.affine(h, A2), targets)   # (E,)
+    losses.sum().backward()                   # each member gets its own gradient
 
-`linear` is a stack of affine layers (a batched matmul plus a bias) and `cross_entropy` the
-fused softmax cross-entropy of each member, summed over its rows. Both are written for
-speed at small sizes (a tutorial's 10-row minibatches for a hundred members): reductions over
-the rows are matrix products with a row of ones, and reductions over a few classes are
-column by column, as numpy's reductions along a short middle or last axis are slow.
+`affine` is a stack of affine layers (batched matmuls), each member's weight holding its
+bias as its last row (``x W + b = [x 1] [W; b]``: one parameter per layer, and for a first
+layer one product), optionally followed by a ReLU in the same op; `cross_entropy` is the
+fused softmax cross-entropy of each member, summed over its rows. Both are written for speed
+at small sizes (a tutorial's 10-row minibatches for a hundred members): sums over the rows
+are matrix products with a row of ones, and reductions over a few classes are column by
+column, as numpy's reductions along a short middle or last axis are slow.
 Their backward rules are first-order only (`once_differentiable`): a second-order gradient
 through them raises instead of being wrong.
 """
@@ -32,7 +34,7 @@ from autograd_lite.engine import Function, once_differentiable
 from autograd_lite.ops import one_hot_rows
 from autograd_lite.tensor import Tensor, as_tensor
 
-__all__ = ["cross_entropy", "linear"]
+__all__ = ["affine", "cross_entropy"]
 
 
 @functools.lru_cache(maxsize=64)
@@ -43,31 +45,24 @@ def _ones(members: int, rows: int, dtype: Any) -> np.ndarray:
     return ones
 
 
-def _row_sums(g: np.ndarray) -> np.ndarray:
-    """g (E, N, k) summed over N: (E, k), as a batched product with a row of ones."""
-    out = np.empty((g.shape[0], g.shape[2]), g.dtype)  # an array of its own, not a view
-    np.matmul(_ones(g.shape[0], g.shape[1], g.dtype), g, out=out[:, None, :])
-    return out
+class StackedAffine(Function):
+    """out[k] = [x[k] 1] @ weight[k]: E affine layers at once, each weight holding its bias
+    as its last row (x may be shared); then a ReLU when ``relu=True`` (fused)."""
 
-
-class StackedLinear(Function):
-    """out[k] = x[k] @ weight[k] + bias[k]: E affine layers at once (x may be shared),
-    followed by a ReLU when ``relu=True`` (fused: one op, one saved float mask)."""
-
-    name = "ensemble.linear"
+    name = "ensemble.affine"
 
     @staticmethod
-    def forward(ctx, x, weight, bias, relu=False):
-        n_in = weight.shape[1]
+    def forward(ctx, x, weight, relu=False):
+        n_in = weight.shape[1] - 1
         ctx.folded = n_in < weight.shape[2]
-        if ctx.folded:  # few inputs (a first layer): the bias joins the product, [x 1] [W; b]
+        if ctx.folded:  # few inputs (a first layer): one product with [x 1]
             xa = np.empty((*x.shape[:-1], n_in + 1), np.result_type(x, weight))
             xa[..., :n_in], xa[..., n_in] = x, 1
-            out = np.matmul(xa, np.concatenate((weight, bias[:, None, :]), axis=1))
+            out = np.matmul(xa, weight)
             ctx.save_for_backward(xa, weight)  # a copy of x, as forward saw it
-        else:
-            out = np.matmul(x, weight)  # one small BLAS product per member
-            out += bias[:, None, :]  # in place: `out` is a fresh array
+        else:  # many inputs: adding the bias costs less than copying x into [x 1]
+            out = np.matmul(x, weight[:, :n_in])  # one small BLAS product per member
+            out += weight[:, n_in, None, :]  # in place: `out` is a fresh array
             ctx.save_for_backward(x, weight)
         ctx.mask = None
         if relu:  # relu(a) = a [a > 0]; with a float mask both passes are plain products
@@ -77,44 +72,45 @@ class StackedLinear(Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad):  # as Linear: dx = g W^T, dW = x^T g, db = sum of g's rows
+    def backward(ctx, grad):  # with xa = [x 1]: dx = g W^T (bias row left out), dW = xa^T g
         x, weight = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
+        need_x, need_w = ctx.needs_input_grad
         if ctx.mask is not None:  # through the ReLU first: 1 where a > 0, else 0 (also at 0)
             grad = grad * ctx.mask
+        n_in = weight.shape[1] - 1
         # A contiguous copy of W^T is cheaper than numpy's product with a transposed view.
-        grad_x = grad @ np.ascontiguousarray(weight.swapaxes(1, 2)) if need_x else None
-        if ctx.folded:  # x is [x 1]: one product gives dW and, in its last row, db
-            grad_wb = x.swapaxes(-1, -2) @ grad if need_w or need_b else None
-            n_in = weight.shape[1]
-            return (
-                grad_x,
-                grad_wb[:, :n_in] if need_w else None,
-                grad_wb[:, n_in] if need_b else None,
-            )
-        grad_w = x.swapaxes(-1, -2) @ grad if need_w else None  # (E, in, out), x shared too
-        return grad_x, grad_w, _row_sums(grad) if need_b else None
+        grad_x = grad @ np.ascontiguousarray(weight[:, :n_in].swapaxes(1, 2)) if need_x else None
+        if not need_w:
+            return grad_x, None
+        if ctx.folded:  # x is already [x 1]
+            return grad_x, x.swapaxes(-1, -2) @ grad
+        grad_w = np.empty(weight.shape, grad.dtype)  # x^T g, then the bias row: g's row sums
+        np.matmul(x.swapaxes(-1, -2), grad, out=grad_w[:, :n_in])
+        np.matmul(_ones(grad.shape[0], grad.shape[1], grad.dtype), grad, out=grad_w[:, n_in:])
+        return grad_x, grad_w
 
 
-def linear(x: Any, weight: Any, bias: Any, relu: bool = False) -> Tensor:
-    """E affine layers: x (E, N, in), or (N, in) shared by all, weight (E, in, out) and
-    bias (E, out) give (E, N, out) with ``out[k] = x[k] @ weight[k] + bias[k]``.
+def affine(x: Any, weight: Any, relu: bool = False) -> Tensor:
+    """E affine layers whose weights hold their bias as last row: x (E, N, in), or (N, in)
+    shared by all, and weight (E, in + 1, out) give (E, N, out) with
+    ``out[k] = x[k] @ weight[k, :in] + weight[k, in]`` (that is, ``[x[k] 1] @ weight[k]``).
 
     ``relu=True`` applies ``max(out, 0)`` in the same op (gradient 0 at 0, as `al.relu`).
     """
-    x, weight, bias = as_tensor(x), as_tensor(weight), as_tensor(bias)
-    if weight.ndim != 3 or bias.shape != (weight.shape[0], weight.shape[2]):
+    x, weight = as_tensor(x), as_tensor(weight)
+    if weight.ndim != 3 or weight.shape[1] < 2:
         raise ValueError(
-            f"ensemble.linear: weight must be (E, in, out) and bias (E, out), got weight "
-            f"{weight.shape} and bias {bias.shape}"
+            f"ensemble.affine: weight must be (E, in + 1, out), the bias as its last row, got "
+            f"shape {weight.shape}"
         )
-    e, n_in = weight.shape[:2]
+    e, n_in = weight.shape[0], weight.shape[1] - 1
     if x.ndim not in (2, 3) or x.shape[-1] != n_in or (x.ndim == 3 and x.shape[0] != e):
         raise ValueError(
-            f"ensemble.linear: x must be ({e}, N, {n_in}) or (N, {n_in}) for weight of shape "
-            f"{weight.shape}, got {x.shape}"
+            f"ensemble.affine: x must be ({e}, N, {n_in}) or (N, {n_in}) for weight of shape "
+            f"{weight.shape} (in + 1 = {n_in + 1} rows: the weights, then the bias), got "
+            f"{x.shape}"
         )
-    return StackedLinear.apply(x, weight, bias, relu=bool(relu))
+    return StackedAffine.apply(x, weight, relu=bool(relu))
 
 
 class StackedCrossEntropy(Function):

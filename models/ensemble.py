@@ -2,9 +2,10 @@
 
 `train` trains E `MoonNet`s as `network.train` trains one, each with its own Generator for
 its shuffles, but as a single network whose parameters have a leading member axis
-(``W1 (E, n_features, H)``, ``b1 (E, H)``, ``W2 (E, H, n_class)``, ``b2 (E, n_class)``):
-each minibatch step is one forward pass of `autograd_lite.ensemble`'s stacked ops (batched
-matmuls), one ``backward()`` of the loss summed over the members, and one optimizer step.
+(``[W1; b1] (E, n_features + 1, H)`` and ``[W2; b2] (E, H + 1, n_class)``, each bias the
+last row of its weight): each minibatch step is one forward pass of `autograd_lite.ensemble`'s
+stacked ops (batched matmuls), one ``backward()`` of the loss summed over the members, and one
+optimizer step.
 The members stay independent (the gradient of ``sum_k L_k`` for member k's weights is that
 of ``L_k``), so member k follows the trajectory of ``network.train(net_k, ..., rng=rng_k)``:
 the same initial weights, the same minibatches, the same steps. Only the order of some
@@ -29,51 +30,46 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from autograd_lite import nn, validate
-from autograd_lite.ensemble import StackedCrossEntropy, StackedLinear
+from autograd_lite.ensemble import StackedAffine, StackedCrossEntropy
 from models import manual, network, tutorial
 from models.network import MoonNet
 
-PARAMS = ("W1", "b1", "W2", "b2")
+LAYERS = ("layer1", "layer2")
 
 
 def stack(nets: Sequence[MoonNet], width: int | None = None) -> dict[str, np.ndarray]:
-    """The nets' parameters stacked along a new first axis, each padded with zeros to
-    ``width`` hidden units (default: the widest net's):
-    {"W1": (E, F, H), "b1": (E, H), "W2": (E, H, C), "b2": (E, C)}."""
+    """The nets' parameters stacked along a new first axis, each layer's bias as the last
+    row of its weight, and padded with zeros to ``width`` hidden units (default: the
+    widest net's): {"layer1": [W1; b1] (E, F + 1, H), "layer2": [W2; b2] (E, H + 1, C)}."""
     models = [net.to_manual() for net in nets]
     widest = max(m["W1"].shape[1] for m in models)
     width = widest if width is None else validate.positive_int(width, "width")
     if width < widest:
         raise ValueError(f"ensemble: width {width} is less than the widest network's {widest}")
     (n_features, _), n_class = models[0]["W1"].shape, models[0]["b2"].shape[0]
-    dtype = nets[0].dtype
-    shapes = {"W1": (n_features, width), "b1": (width,), "W2": (width, n_class), "b2": (n_class,)}
-    stacked = {name: np.zeros((len(nets), *shape), dtype) for name, shape in shapes.items()}
+    layer1 = np.zeros((len(nets), n_features + 1, width), nets[0].dtype)
+    layer2 = np.zeros((len(nets), width + 1, n_class), nets[0].dtype)
     for k, m in enumerate(models):
         h = m["W1"].shape[1]
-        stacked["W1"][k, :, :h], stacked["b1"][k, :h] = m["W1"], m["b1"]
-        stacked["W2"][k, :h], stacked["b2"][k] = m["W2"], m["b2"]
-    return stacked
+        layer1[k, :n_features, :h], layer1[k, n_features, :h] = m["W1"], m["b1"]
+        layer2[k, :h], layer2[k, width] = m["W2"], m["b2"]
+    return {"layer1": layer1, "layer2": layer2}
 
 
 def unstack(stacked: dict[str, np.ndarray], k: int, hidden: int) -> manual.Model:
     """Member k's parameters (its first ``hidden`` units) as the manual network's dict."""
-    return {
-        "W1": stacked["W1"][k, :, :hidden],
-        "b1": stacked["b1"][k, :hidden],
-        "W2": stacked["W2"][k, :hidden],
-        "b2": stacked["b2"][k],
-    }
+    layer1, layer2 = stacked["layer1"][k], stacked["layer2"][k]
+    return {"W1": layer1[:-1, :hidden], "b1": layer1[-1, :hidden],
+            "W2": layer2[:hidden], "b2": layer2[-1]}  # fmt: skip
 
 
 def padding_is_zero(stacked: dict[str, np.ndarray], hidden: Sequence[int]) -> np.ndarray:
     """For each member, whether every weight of its padded hidden units is exactly 0."""
-    width = stacked["b1"].shape[1]
-    pad = np.arange(width) >= np.asarray(hidden)[:, None]  # (E, H): True on padded units
+    layer1, layer2 = stacked["layer1"], stacked["layer2"]
+    pad = np.arange(layer1.shape[2]) >= np.asarray(hidden)[:, None]  # (E, H): padded units
     return ~(
-        np.any((stacked["W1"] != 0) & pad[:, None, :], axis=(1, 2))
-        | np.any((stacked["b1"] != 0) & pad, axis=1)
-        | np.any((stacked["W2"] != 0) & pad[:, :, None], axis=(1, 2))
+        np.any((layer1 != 0) & pad[:, None, :], axis=(1, 2))
+        | np.any((layer2[:, :-1] != 0) & pad[:, :, None], axis=(1, 2))
     )
 
 
@@ -124,12 +120,12 @@ def train(
     hidden = [net.fc1.out_features for net in nets]
     stacked = {name: nn.Parameter(array) for name, array in stack(nets, width).items()}
     opt = network.make_optimizer(list(stacked.values()), optimizer, lr)
-    data = (X.astype(dtype, copy=False), np.eye(stacked["b2"].shape[1], dtype=dtype)[y])
+    data = (X.astype(dtype, copy=False), np.eye(nets[0].fc2.out_features, dtype=dtype)[y])
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging member: reported below
         history, stopped = _train_loop(stacked, opt, data, batch_size, epochs, rngs, callback)
     params = {name: p.data for name, p in stacked.items()}
     for k, snapshot in stopped.items():  # a diverged member keeps its weights of that epoch
-        for name in PARAMS:
+        for name in LAYERS:
             params[name][k] = snapshot[name]
     finite = np.array([k not in stopped for k in range(len(nets))])
     if not np.all(padding_is_zero(params, hidden)[finite]):
@@ -164,13 +160,9 @@ def _train_loop(
     # The hot loop: only the ops, one backward and one optimizer step per minibatch.
     X, Y = data
     (n, n_features), n_class, members = X.shape, Y.shape[1], len(rngs)
-    W1, b1, W2, b2 = (stacked[name] for name in PARAMS)
-    linear, loss_fn, step, zero_grad = (
-        StackedLinear.apply,
-        StackedCrossEntropy.apply,
-        opt.step,
-        opt.zero_grad,
-    )
+    layer1, layer2 = stacked["layer1"], stacked["layer2"]
+    affine, loss_fn = StackedAffine.apply, StackedCrossEntropy.apply  # shapes checked: no checks
+    step, zero_grad = opt.step, opt.zero_grad
     # Each epoch's shuffled copies of the data, written into the same buffers.
     Xe = np.empty((members, n, n_features), X.dtype)
     Ye = np.empty((members, n, n_class), Y.dtype)
@@ -184,8 +176,8 @@ def _train_loop(
         total = np.zeros(members, X.dtype)
         for start in range(0, n, batch_size):
             stop = start + batch_size
-            hidden = linear(Xe[:, start:stop], W1, b1, relu=True)
-            losses = loss_fn(linear(hidden, W2, b2), Ye[:, start:stop])
+            hidden = affine(Xe[:, start:stop], layer1, relu=True)
+            losses = loss_fn(affine(hidden, layer2), Ye[:, start:stop])
             zero_grad()
             losses.backward(ones)  # the gradient of the summed loss, without a sum node
             step()
@@ -195,7 +187,7 @@ def _train_loop(
             callback(epoch, history[:, epoch].copy())
         for k in np.flatnonzero(~np.isfinite(history[:, epoch])):
             if k not in stopped:  # diverged now: no later epoch can recover
-                stopped[int(k)] = {name: stacked[name].data[k].copy() for name in PARAMS}
+                stopped[int(k)] = {name: stacked[name].data[k].copy() for name in LAYERS}
                 stopped[int(k)]["epochs"] = epoch + 1
         if len(stopped) == members:
             return history[:, : epoch + 1], stopped

@@ -76,10 +76,19 @@ def test_the_padding_stays_zero(small):
     X, _, y, _ = small
     nets, gens = make_nets([2, 9])
     stacked = ensemble.stack(nets)
-    assert stacked["W1"].shape == (2, 2, 9) and stacked["W2"].shape == (2, 9, 2)
+    assert stacked["layer1"].shape == (2, 3, 9) and stacked["layer2"].shape == (2, 10, 2)
     assert ensemble.padding_is_zero(stacked, [2, 9]).all()
-    stacked["W2"][0, 5, 1] = 1e-300
+    stacked["layer2"][0, 5, 1] = 1e-300
     np.testing.assert_array_equal(ensemble.padding_is_zero(stacked, [2, 9]), [False, True])
+    stacked["layer2"][0, 5, 1] = 0
+    stacked["layer1"][1, 2, 8] = 1.0  # member 1's bias of its last unit: not padding
+    assert ensemble.padding_is_zero(stacked, [2, 9]).all()
+    stacked["layer1"][0, 2, 8] = 1.0  # member 0's: padding
+    np.testing.assert_array_equal(ensemble.padding_is_zero(stacked, [2, 9]), [False, True])
+    nets[0].fc1.bias.data[:] = 0.5
+    assert ensemble.stack(nets, width=12)["layer1"].shape == (2, 3, 12)
+    with pytest.raises(ValueError, match="width 5 is less than"):
+        ensemble.stack(nets, width=5)
     for k, net in enumerate(nets):
         unstacked = ensemble.unstack(ensemble.stack(nets), k, net.fc1.out_features)
         for name, value in net.to_manual().items():

@@ -11,28 +11,28 @@ def tensors(rng, *shapes):
     return [al.Tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
 
 
-@pytest.mark.parametrize("n_in, n_out", [(2, 5), (5, 2), (3, 3)])  # folded bias, and not
+@pytest.mark.parametrize("n_in, n_out", [(2, 5), (5, 2), (3, 3)])  # [x 1] product, and not
 @pytest.mark.parametrize("relu", [False, True])
 @pytest.mark.parametrize("shared_x", [False, True])
-def test_linear_is_each_members_affine_layer(n_in, n_out, relu, shared_x):
+def test_affine_is_each_members_affine_layer(n_in, n_out, relu, shared_x):
     rng = np.random.default_rng(0)
     e, n = 3, 4
     x_shape = (n, n_in) if shared_x else (e, n, n_in)
-    x, w, b = tensors(rng, x_shape, (e, n_in, n_out), (e, n_out))
-    out = ensemble.linear(x, w, b, relu=relu)
+    x, w = tensors(rng, x_shape, (e, n_in + 1, n_out))
+    out = ensemble.affine(x, w, relu=relu)
     g = rng.standard_normal(out.shape)
     out.backward(g)
     shared_grad = 0
     for k in range(e):
         xk = al.Tensor(x.data if shared_x else x.data[k], requires_grad=True)
-        wk = al.Tensor(w.data[k], requires_grad=True)
-        bk = al.Tensor(b.data[k], requires_grad=True)
+        wk = al.Tensor(w.data[k, :n_in], requires_grad=True)
+        bk = al.Tensor(w.data[k, n_in], requires_grad=True)
         ok = al.linear(xk, wk, bk)
         ok = ok.relu() if relu else ok
         ok.backward(g[k])
         np.testing.assert_allclose(out.data[k], ok.data, rtol=1e-13, atol=1e-13)
-        np.testing.assert_allclose(w.grad[k], wk.grad, rtol=1e-13, atol=1e-13)
-        np.testing.assert_allclose(b.grad[k], bk.grad, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(w.grad[k, :n_in], wk.grad, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(w.grad[k, n_in], bk.grad, rtol=1e-13, atol=1e-13)
         if shared_x:
             shared_grad = shared_grad + xk.grad
         else:
@@ -43,18 +43,20 @@ def test_linear_is_each_members_affine_layer(n_in, n_out, relu, shared_x):
 
 @pytest.mark.parametrize("n_in, n_out", [(2, 4), (4, 2)])
 @pytest.mark.parametrize("relu", [False, True])
-def test_linear_gradcheck(n_in, n_out, relu):
+def test_affine_gradcheck(n_in, n_out, relu):
     rng = np.random.default_rng(1)
-    x, w, b = tensors(rng, (2, 3, n_in), (2, n_in, n_out), (2, n_out))
+    x, w = tensors(rng, (2, 3, n_in), (2, n_in + 1, n_out))
     x.data += np.sign(x.data) * 0.1  # keep the pre-activations away from relu's kink
-    assert al.gradcheck(lambda x, w, b: ensemble.linear(x, w, b, relu=relu), [x, w, b])
+    assert al.gradcheck(lambda x, w: ensemble.affine(x, w, relu=relu), [x, w])
 
 
-def test_linear_input_changed_after_forward_keeps_the_gradient_right():
+def test_affine_keeps_the_input_it_saw_when_x_changes_afterwards():
     rng = np.random.default_rng(2)
-    x, w, b = tensors(rng, (2, 3, 2), (2, 2, 4), (2, 4))
-    out = ensemble.linear(x.data.copy(), w, b)  # x as a constant array
-    expected = np.swapaxes(x.data, 1, 2) @ np.ones(out.shape)
+    x = rng.standard_normal((2, 3, 2))
+    (w,) = tensors(rng, (2, 3, 4))
+    out = ensemble.affine(x, w)
+    expected = np.concatenate([x, np.ones((2, 3, 1))], axis=2).swapaxes(1, 2) @ np.ones(out.shape)
+    x += 1.0  # a plain array changed in place after the op: its gradient still uses x
     out.sum().backward()
     np.testing.assert_allclose(w.grad, expected, rtol=1e-14)
 
@@ -90,17 +92,18 @@ def test_cross_entropy_gradcheck():
 def test_float32_stays_float32():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 3, 2)).astype(np.float32)
-    w, b = (al.Tensor(a.astype(np.float32), requires_grad=True) for a in
-            (rng.standard_normal((2, 2, 4)), rng.standard_normal((2, 4))))  # fmt: skip
-    losses = ensemble.cross_entropy(ensemble.linear(x, w, b, relu=True), np.zeros((2, 3), int))
+    w1 = al.Tensor(rng.standard_normal((2, 3, 4)).astype(np.float32), requires_grad=True)
+    w2 = al.Tensor(rng.standard_normal((2, 5, 2)).astype(np.float32), requires_grad=True)
+    hidden = ensemble.affine(x, w1, relu=True)
+    losses = ensemble.cross_entropy(ensemble.affine(hidden, w2), np.zeros((2, 3), int))
     losses.backward(np.ones(2, np.float32))
-    assert losses.dtype == w.grad.dtype == b.grad.dtype == np.float32
+    assert losses.dtype == w1.grad.dtype == w2.grad.dtype == np.float32
 
 
 def test_second_order_gradients_raise_instead_of_being_wrong():
     rng = np.random.default_rng(6)
-    x, w, b = tensors(rng, (2, 3, 2), (2, 2, 4), (2, 4))
-    (gw,) = al.grad(ensemble.linear(x, w, b).sum(), [w], create_graph=True)
+    x, w = tensors(rng, (2, 3, 2), (2, 3, 4))
+    (gw,) = al.grad(ensemble.affine(x, w).sum(), [w], create_graph=True)
     with pytest.raises(RuntimeError, match="once_differentiable"):
         gw.sum().backward()
 
@@ -108,10 +111,10 @@ def test_second_order_gradients_raise_instead_of_being_wrong():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: ensemble.linear(np.ones((2, 3, 2)), np.ones((2, 2)), np.ones((2,))), "weight"),
-        (lambda: ensemble.linear(np.ones((2, 3, 2)), np.ones((2, 2, 4)), np.ones((3, 4))), "bias"),
-        (lambda: ensemble.linear(np.ones((3, 3, 2)), np.ones((2, 2, 4)), np.ones((2, 4))), "x"),
-        (lambda: ensemble.linear(np.ones((2, 3, 5)), np.ones((2, 2, 4)), np.ones((2, 4))), "x"),
+        (lambda: ensemble.affine(np.ones((2, 3, 2)), np.ones((2, 3))), "weight"),
+        (lambda: ensemble.affine(np.ones((2, 3, 0)), np.ones((2, 1, 4))), "weight"),
+        (lambda: ensemble.affine(np.ones((3, 3, 2)), np.ones((2, 3, 4))), "x"),
+        (lambda: ensemble.affine(np.ones((2, 3, 3)), np.ones((2, 3, 4))), "x"),
         (lambda: ensemble.cross_entropy(np.ones((3, 2)), np.zeros(3, int)), "logits"),
         (lambda: ensemble.cross_entropy(np.ones((2, 3, 2)), np.zeros((3, 2), int)), "targets"),
         (lambda: ensemble.cross_entropy(np.ones((2, 3, 2)), np.full((2, 3), 2)), "out of range"),
