@@ -166,13 +166,15 @@ def _train_loop(
     # Each epoch's shuffled copies of the data, written into the same buffers.
     Xe = np.empty((members, n, n_features), X.dtype)
     Ye = np.empty((members, n, n_class), Y.dtype)
+    order = np.empty((members, n), np.intp)
     history = np.empty((members, epochs))
     ones = np.ones(members, X.dtype)
     stopped: dict[int, dict] = {}  # member -> its weights when it diverged, and its epochs
     for epoch in range(epochs):
-        order = np.stack([rng.permutation(n) for rng in rngs])
-        np.take(X, order, axis=0, out=Xe)
-        np.take(Y, order, axis=0, out=Ye)
+        for k, rng in enumerate(rngs):
+            order[k] = rng.permutation(n)
+        np.take(X, order, axis=0, out=Xe, mode="clip")  # unbuffered: a permutation
+        np.take(Y, order, axis=0, out=Ye, mode="clip")
         total = np.zeros(members, X.dtype)
         for start in range(0, n, batch_size):
             stop = start + batch_size

@@ -1,5 +1,6 @@
 """Tests of models/ensemble.py: E trainings as one, each member on its sequential trajectory."""
 
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -156,3 +157,20 @@ def test_bad_arguments_raise(small, call, match):
     X, _, y, _ = small
     with pytest.raises(ValueError, match=match):
         call(X, y)
+
+
+def test_memory_does_not_grow_from_epoch_to_epoch(small):
+    X, _, y, _ = small
+    nets, gens = make_nets([4, 16, 9])
+    held = np.zeros(6, dtype=np.int64)  # written in place: the record itself does not grow
+
+    def note(epoch, losses):
+        held[epoch] = tracemalloc.get_traced_memory()[0]
+
+    tracemalloc.start()
+    try:
+        ensemble.train(nets, X, y, epochs=6, rngs=gens, callback=note)
+    finally:
+        tracemalloc.stop()
+    # (a first epoch or two may fill caches; steps that kept anything would add every epoch)
+    assert held[0] > 0 and held[3] == held[4] == held[5]
