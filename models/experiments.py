@@ -5,7 +5,8 @@ spawn_key=key)``: run ``i`` of `repeat` has key ``(i,)`` (the ``i``-th child of
 ``SeedSequence(seed).spawn(...)``) and trial ``t`` of width ``w`` in `width_sweep` has key
 ``(w, t)``. A training's result therefore depends only on ``seed`` and its key: not on the
 number of worker processes, on the order in which they finish, or on the other runs (the
-first 3 of ``repeat(runs=100)`` are ``repeat(runs=3)``).
+first 3 of ``repeat(runs=100)`` are ``repeat(runs=3)``; in a sweep, the widest width swept
+can change the last bits of a training's weights: see below).
 
 Each training is one `MoonClassifier` fit on the tutorial's training split and scored on its
 test split, with the Generator built from its SeedSequence drawing the initial weights first,
