@@ -38,19 +38,19 @@ def peak_bytes(members: int, dtype: str, epochs: int = 1) -> tuple[int, list[int
     """Peak traced bytes while training, and the traced bytes at the end of each epoch."""
     X, _, y, _ = load_moons()
     nets, gens = nets_and_generators(members, dtype)
-    at_epoch_end: list[int] = []
+    at_epoch_end = np.zeros(epochs, dtype=np.int64)  # written in place: it does not grow
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
 
         def note(epoch: int, losses: Any) -> None:
-            at_epoch_end.append(tracemalloc.get_traced_memory()[0] - base)
+            at_epoch_end[epoch] = tracemalloc.get_traced_memory()[0] - base
 
         ensemble.train(nets, X, y, epochs=epochs, rngs=gens, callback=note)
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
-    return peak, at_epoch_end
+    return peak, at_epoch_end.tolist()
 
 
 def measure(dtype: str) -> dict[str, Any]:
@@ -93,10 +93,13 @@ def table(report: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit status 2
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.memory", description=__doc__.splitlines()[0]
-    )
+    parser = Parser(prog="python -m benchmarks.memory", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     report = [measure(dtype) for dtype in ("float64", "float32")]
