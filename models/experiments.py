@@ -29,6 +29,7 @@ processes and on Dask, for any number of chunks.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
 import multiprocessing
 import os
@@ -56,6 +57,11 @@ METHODS = ("ensemble", "sequential")
 # training set per member, 3750 x 4 floats (120 kB in float64), so 256 members need 30 MB.
 MAX_MEMBERS = 256
 DASK_HINT = 'Dask is not installed: pip install ".[dask]" (or pip install "dask[distributed]")'
+REMOTE_HINT = (
+    "the Dask scheduler and workers cannot import this project's code: start them where "
+    "`import models` works, e.g. PYTHONPATH=/path/to/this/repository dask scheduler (and "
+    "the same for dask worker)"
+)
 
 
 @dataclass(frozen=True)
@@ -282,6 +288,7 @@ def run_trainings(
         return results
     if scheduler is not None:
         with dask_client(scheduler) as client:
+            _check_cluster(client)
             jobs = _jobs(tasks, method, chunks or _dask_threads(client))
             _run_on_dask(client, jobs, data if data is not None else load_moons(), results, bar)
         return results
@@ -381,7 +388,8 @@ def dask_client(scheduler: Any, timeout: str = "10s") -> Iterator[Any]:
     """A ``distributed.Client`` for ``scheduler``: an address ("tcp://host:8786"), "local"
     (a `LocalCluster` of one single-threaded worker process per core, closed on leaving)
     or a Client (used as is, left open). ImportError naming the install command if Dask
-    is missing; ConnectionError if the scheduler cannot be reached."""
+    is missing; ConnectionError if the scheduler cannot be reached or has no worker
+    within ``timeout``."""
     if not isinstance(scheduler, str):
         yield scheduler
         return
@@ -401,7 +409,24 @@ def dask_client(scheduler: Any, timeout: str = "10s") -> Iterator[Any]:
     except (OSError, ValueError, TypeError) as e:
         raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler!r}: {e}") from e
     with client:
+        try:  # tasks would wait for ever on a scheduler without workers
+            client.wait_for_workers(1, timeout=timeout)
+        except (TimeoutError, OSError) as e:
+            raise ConnectionError(
+                f"no Dask worker is connected to the scheduler at {scheduler!r} (waited "
+                f"{timeout}): start some with dask worker {scheduler}"
+            ) from e
         yield client
+
+
+def _check_cluster(client: Any) -> None:
+    """ImportError if the cluster's scheduler or workers cannot import this code (a task
+    they cannot unpickle would leave the run waiting), else nothing."""
+    try:
+        client.run_on_scheduler(importlib.import_module, "models.experiments")
+        client.run(importlib.import_module, "models.experiments")
+    except ImportError as e:
+        raise ImportError(f"{REMOTE_HINT} ({type(e).__name__}: {e})") from e
 
 
 def _dask_threads(client: Any) -> int:
@@ -426,8 +451,11 @@ def _run_on_dask(
             for future in as_completed(list(futures)):
                 results[futures[future]] = future.result()
                 progress_bar.update(len(futures[future]))
-    except BaseException:  # Ctrl-C or a failed training: the rest is not needed
+    except BaseException as e:  # Ctrl-C or a failed training: the rest is not needed
         client.cancel(list(futures))
+        if isinstance(e, ImportError) or "deserializ" in str(e):  # models is not there
+            first = str(e).splitlines()[0] if str(e) else ""
+            raise ImportError(f"{REMOTE_HINT} ({type(e).__name__}: {first})") from e
         raise
 
 

@@ -234,3 +234,29 @@ def test_an_unreachable_scheduler_raises_connection_error():
     with pytest.raises(ConnectionError, match="cannot reach the Dask scheduler"):  # noqa: SIM117
         with experiments.dask_client("tcp://127.0.0.1:1", timeout="0.5s"):
             pass
+
+
+def test_a_scheduler_without_workers_raises_connection_error():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None)
+    with cluster, pytest.raises(ConnectionError, match="no Dask worker is connected"):  # noqa: SIM117
+        with experiments.dask_client(cluster.scheduler_address, timeout="0.5s"):
+            pass
+
+
+def test_a_cluster_that_cannot_import_the_code_is_refused_before_any_task():
+    class Cluster:  # a Client whose scheduler and workers lack models/
+        submitted = False
+
+        def run_on_scheduler(self, fn, *args):
+            raise ModuleNotFoundError("No module named 'models'")
+
+        run = run_on_scheduler
+
+        def submit(self, *args, **kwargs):
+            self.submitted = True
+
+    client = Cluster()
+    with pytest.raises(ImportError, match="PYTHONPATH=/path/to/this/repository dask scheduler"):
+        repeat(runs=2, epochs=1, scheduler=client, progress=False)
+    assert not client.submitted
