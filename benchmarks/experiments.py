@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-sequential",
         action="store_true",
-        help="skip the sequential runs (about 90 s): no speed-up reported",
+        help="skip the sequential runs (two minutes or more): no speed-up reported",
     )
     args = parser.parse_args(argv)
     report: dict[str, Any] = {"machine": machine(), "repeats": args.repeats}
