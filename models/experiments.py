@@ -442,7 +442,7 @@ def _dask_job(job: Training | Chunk, data: Data) -> np.ndarray:
 
 @contextlib.contextmanager
 def _freed_memory_kept() -> Iterator[None]:
-    """Keep freed memory in the process's heap during a job (glibc's mallopt), as usual.
+    """Keep freed memory in the process's heap during a job, as glibc does by default.
 
     Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_=65536, so that they hand
     freed memory back to the system at once. That also turns glibc's adaptive mmap
@@ -452,7 +452,7 @@ def _freed_memory_kept() -> Iterator[None]:
     """
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no C library to ask, or not glibc's
         yield
         return
     m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
