@@ -2,17 +2,18 @@
 
     python -m benchmarks.experiments                 # table on stdout (about 3 minutes)
     python -m benchmarks.experiments --json          # the same figures as JSON
-    python -m benchmarks.experiments --no-sequential # the ensembles only (seconds)
+    python -m benchmarks.experiments --no-sequential # without the sequential path (1 minute)
 
 Two experiments, each run as `models.experiments` runs them by default (every core, one
 chunk per core, the process start-up and the data's transfer included): the 100-run table
 (`repeat`: 100 trainings of 3,750 steps) and the width sweep (`width_sweep`: 111 trainings of
-37,500 steps), with batched ensembles (float64 and float32) and with the sequential path,
-in the same run, alternating; we report the median wall time of the repeats, the speed-up
-and how many accuracies the two paths share. Then one step of an ensemble, autograd_lite's
-against the same step written by hand in numpy (hand-derived gradients, every array with a
-leading member axis), interleaved in one process: microseconds per step and the largest
-parameter difference after an epoch.
+37,500 steps), with batched ensembles (float64 and float32), with the baseline (the same
+chunks in the same processes, trained by the hand-batched numpy step below: hand-derived
+gradients, every array with a leading member axis) and with the sequential path, in the
+same run, alternating; we report the median wall time of the repeats, the speed-up over the
+sequential path and how many accuracies each way shares with the ensembles. Then one step of
+an ensemble, autograd_lite's against the hand-batched one, interleaved in one process:
+microseconds per step and the largest parameter difference after an epoch.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -34,7 +36,7 @@ from threadpoolctl import threadpool_limits
 import autograd_lite as al
 from autograd_lite import validate
 from autograd_lite.ensemble import StackedAffine, StackedCrossEntropy
-from models import experiments, tutorial
+from models import ensemble, experiments, manual, network, tutorial
 from models.data import load_moons
 
 MAX_REPEATS = 100
@@ -68,18 +70,26 @@ EXPERIMENTS: dict[str, Callable[..., Any]] = {
     "repeat": lambda **kw: experiments.repeat(progress=False, **kw),
     "sweep": lambda **kw: experiments.width_sweep(progress=False, **kw),
 }
-WAYS = {  # name -> keyword arguments of the experiment
+WAYS = {  # name -> keyword arguments of the experiment (None: the hand-batched baseline)
     "ensemble": {},
     "ensemble float32": {"dtype": "float32"},
+    "hand-batched numpy": None,
     "sequential": {"method": "sequential"},
 }
+
+
+def run_way(name: str, way: str) -> np.ndarray:
+    """The test accuracies of experiment ``name`` run ``way``, in the order of its trainings."""
+    if WAYS[way] is None:
+        return run_hand(name)
+    return np.asarray(EXPERIMENTS[name](**WAYS[way]).accuracies).ravel()
 
 
 def measure_experiments(repeats: int, sequential: bool) -> dict[str, Any]:
     """Median wall time of each experiment run each way, and their accuracies compared."""
     ways = [w for w in WAYS if sequential or w != "sequential"]
     report: dict[str, Any] = {}
-    for name, run in EXPERIMENTS.items():
+    for name in EXPERIMENTS:
         times: dict[str, list[float]] = {w: [] for w in ways}
         accuracies: dict[str, np.ndarray] = {}
         for r in range(repeats):
@@ -87,22 +97,79 @@ def measure_experiments(repeats: int, sequential: bool) -> dict[str, Any]:
                 if way == "sequential" and r > 0:  # slow: once is enough to compare
                     continue
                 start = time.perf_counter()
-                result = run(**WAYS[way])
+                accuracies[way] = run_way(name, way)
                 times[way].append(time.perf_counter() - start)
-                accuracies[way] = np.asarray(result.accuracies).ravel()
+        seconds = {w: statistics.median(t) for w, t in times.items()}
         entry: dict[str, Any] = {
             "trainings": int(accuracies["ensemble"].size),
-            "seconds": {w: statistics.median(t) for w, t in times.items()},
+            "seconds": seconds,
             "all_seconds": times,
+            "ratio_to_hand": seconds["ensemble"] / seconds["hand-batched numpy"],
+            "same_accuracies": {
+                w: int(np.sum(accuracies[w] == accuracies["ensemble"]))
+                for w in accuracies
+                if w != "ensemble"
+            },
         }
         if sequential:
-            entry["speedup"] = entry["seconds"]["sequential"] / entry["seconds"]["ensemble"]
-            entry["same_accuracies"] = int(
-                np.sum(accuracies["ensemble"] == accuracies["sequential"])
-            )
+            entry["speedup"] = seconds["sequential"] / seconds["ensemble"]
         entry["mean_accuracy"] = {w: float(a.mean()) for w, a in accuracies.items()}
         report[name] = entry
     return report
+
+
+# ------------------------------------------------------------------------------ the baseline
+def tutorial_tasks(name: str) -> list[experiments.Training]:
+    """The trainings that `repeat()` or `width_sweep()` runs with its defaults (seed 0)."""
+    t = tutorial
+    if name == "repeat":
+        keys = [(i,) for i in range(t.RUNS)]
+        return [experiments.Training(t.HIDDEN, t.BATCH_SIZE, t.EPOCHS, t.LR, seed(k)) for k in keys]
+    widths = range(t.SWEEP_MIN_HIDDEN, t.SWEEP_MAX_HIDDEN)
+    keys = [(w, trial) for w in widths for trial in range(t.SWEEP_TRIALS)]
+    return [
+        experiments.Training(w, t.BATCH_SIZE, t.SWEEP_EPOCHS, t.LR, seed((w, trial)))
+        for w, trial in keys
+    ]
+
+
+def seed(key: tuple[int, ...]) -> np.random.SeedSequence:
+    return np.random.SeedSequence(0, spawn_key=key)
+
+
+def hand_chunk(chunk: experiments.Chunk) -> np.ndarray:
+    """The test accuracies of a chunk trained by `hand_step`: the networks' initial weights
+    and their minibatches drawn as the library's ensembles draw them."""
+    X, X_test, y, y_test = load_moons()
+    first, n = chunk.tasks[0], len(X)
+    gens = [np.random.default_rng(task.seed) for task in chunk.tasks]
+    nets = [network.MoonNet(2, 2, task.hidden, "normal", g) for task, g in zip(chunk.tasks, gens)]
+    params = ensemble.stack(nets, chunk.width)
+    step, Y = hand_step(params, first.lr), np.eye(2)[y]
+    for _ in range(first.epochs):
+        order = np.stack([g.permutation(n) for g in gens])
+        Xe, Ye = X[order], Y[order]
+        for i in range(0, n, first.batch_size):
+            step(Xe[:, i : i + first.batch_size], Ye[:, i : i + first.batch_size])
+    return np.array(
+        [
+            manual.accuracy(ensemble.unstack(params, k, task.hidden), X_test, y_test)
+            for k, task in enumerate(chunk.tasks)
+        ]
+    )
+
+
+def run_hand(name: str) -> np.ndarray:
+    """Experiment ``name`` with the hand-batched step, chunked and spread over the cores as
+    `models.experiments` does (process start-up included)."""
+    tasks = tutorial_tasks(name)
+    workers = experiments.default_workers(len(tasks))
+    plan = experiments.plan_chunks(tasks, workers)
+    accuracies = np.empty(len(tasks))
+    with ProcessPoolExecutor(workers, initializer=threadpool_limits, initargs=(1,)) as pool:
+        for (indices, _), acc in zip(plan, pool.map(hand_chunk, [c for _, c in plan])):
+            accuracies[indices] = acc
+    return accuracies
 
 
 # ------------------------------------------------------------------------------ one step
@@ -199,18 +266,20 @@ def table(report: dict[str, Any]) -> str:
         f"{m['python']}, numpy {m['numpy']} (median of {report['repeats']} runs each; "
         "sequential: one run)",
         "",
-        f"{'experiment':<34}{'ensemble':>10}{'float32':>10}{'sequential':>12}{'speed-up':>10}"
-        f"{'same accuracies':>17}",
+        f"{'experiment':<34}{'ensemble':>10}{'float32':>10}{'hand numpy':>12}{'sequential':>12}"
+        f"{'speed-up':>10}  same accuracies (hand, sequential)",
     ]
     names = {"repeat": "100-run table (repeat)", "sweep": "width sweep (111 x 37,500 steps)"}
     for name, entry in report["experiments"].items():
-        s = entry["seconds"]
+        s, same, n = entry["seconds"], entry["same_accuracies"], entry["trainings"]
         seq = f"{s['sequential']:.1f} s" if "sequential" in s else "-"
         speedup = f"{entry['speedup']:.1f}x" if "speedup" in entry else "-"
-        same = f"{entry['same_accuracies']} of {entry['trainings']}" if "speedup" in entry else "-"
+        agree = ", ".join(
+            f"{same[w]} of {n}" for w in ("hand-batched numpy", "sequential") if w in same
+        )
         lines.append(
-            f"{names[name]:<34}{s['ensemble']:>8.2f} s{s['ensemble float32']:>8.2f} s{seq:>12}"
-            f"{speedup:>10}{same:>17}"
+            f"{names[name]:<34}{s['ensemble']:>8.2f} s{s['ensemble float32']:>8.2f} s"
+            f"{s['hand-batched numpy']:>10.2f} s{seq:>12}{speedup:>10}  {agree}"
         )
     lines += ["", "One ensemble step, interleaved in one process (us per step, median of epochs):"]
     for case in report["steps"]:

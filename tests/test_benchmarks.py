@@ -1,5 +1,6 @@
 """The ensemble benchmarks: their measurements hold what they say (no timing is asserted)."""
 
+import numpy as np
 import pytest
 
 from benchmarks import experiments, memory
@@ -26,3 +27,13 @@ def test_bad_arguments_are_refused_in_one_line(capsys, module):
     out, err = capsys.readouterr()
     assert info.value.code == 2 and out == "" and err.count("\n") == 1
     assert "unrecognized arguments: --bogus" in err
+
+
+def test_the_hand_batched_baseline_trains_the_same_networks():
+    from models.experiments import Chunk, Training, train_and_score_ensemble
+
+    tasks = tuple(Training(h, 50, 1, 1e-3, experiments.seed((h,))) for h in (2, 5))
+    chunk = Chunk(tasks, width=5)
+    np.testing.assert_array_equal(experiments.hand_chunk(chunk), train_and_score_ensemble(chunk))
+    assert len(experiments.tutorial_tasks("repeat")) == 100
+    assert len(experiments.tutorial_tasks("sweep")) == 111
