@@ -9,9 +9,13 @@ arguments exit with status 2 and one line before any work starts; Ctrl-C exits w
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
+import re
 import sys
 from argparse import Namespace
+from collections.abc import Iterator
 from typing import Any
 
 from autograd_lite import validate
@@ -24,6 +28,18 @@ MAX_SEED = 2**32 - 1
 FIGURES = ("moons_data", "decision_boundary", "relu", "training_loss", "width_sweep")
 
 # ------------------------------------------------------------------------------ the options
+DTYPES = ("float64", "float32")
+
+
+def scheduler_address(value: str) -> str:
+    """An argparse type: 'local' or a Dask scheduler address such as tcp://host:8786."""
+    if value != "local" and not re.fullmatch(r"[a-z][a-z0-9+.-]*://\S+", value):
+        raise argparse.ArgumentTypeError(
+            f"expected 'local' or an address such as tcp://host:8786, got {value!r}"
+        )
+    return value
+
+
 # fmt: off
 SEED = option("--seed", type=validate.argtype(validate.seed, upper=MAX_SEED), default=0,
               help=f"seed of every random draw, 0 to {MAX_SEED}: same seed, same output")
@@ -50,6 +66,18 @@ CLASS_BATCH_SIZE = option("--class-batch-size", type=integer(tutorial.N_TRAIN),
 WORKERS = option("--workers", type=integer(MAX_WORKERS),
                  help=f"processes to train in, 1 to {MAX_WORKERS} (default: one per core); "
                  "the results do not depend on it")
+CHUNKS = option("--chunks", type=integer(MAX_RUNS),
+                help="how many ensembles to split the trainings into (default: one per "
+                "worker process, or per Dask worker thread); the results do not depend on it")
+SCHEDULER = option("--scheduler", metavar="ADDRESS", type=scheduler_address,
+                   help="run the trainings on a Dask cluster: its scheduler's address "
+                   "(tcp://host:8786), or 'local' to start one on this machine's cores "
+                   "(--workers is then unused); needs Dask: pip install \".[dask]\"")
+SEQUENTIAL = option("--sequential", action="store_true",
+                    help="train the networks one after another (the slow path) instead of "
+                    "many at once as batched ensembles: the same results, to the last bits")
+DTYPE = option("--dtype", choices=DTYPES, default="float64",
+               help="floating-point type of the weights and computations")
 SWEEP_MIN = option("--min-hidden", type=integer(MAX_HIDDEN), default=tutorial.SWEEP_MIN_HIDDEN,
                    help=f"the sweep's smallest width, 1 to {MAX_HIDDEN}")
 SWEEP_MAX = option("--max-hidden", type=integer(MAX_HIDDEN + 1),
@@ -84,7 +112,8 @@ TRAINING = (SEED, HIDDEN, BATCH_SIZE, EPOCHS, LR)
 ONE_TRAINING = (*TRAINING, OPTIMIZER, INIT)
 SWEEP = (SWEEP_MIN, SWEEP_MAX, TRIALS)
 SWEEP_TRAINING = (SEED, BATCH_SIZE, EPOCHS.but(tutorial.SWEEP_EPOCHS), LR)
-EXPERIMENT = (WORKERS,)  # the options of every command that runs many trainings
+# the options of every command that runs many trainings
+EXPERIMENT = (WORKERS, CHUNKS, SCHEDULER, SEQUENTIAL, DTYPE)
 # fmt: on
 
 
@@ -106,12 +135,16 @@ def reproduce(args: Namespace) -> cli.Result:
     from models.data import load_moons
 
     data = load_moons()
-    keys = ("runs", "hidden", "batch_size", "epochs", "seed", "lr", "workers")
-    result = experiments.repeat(**settings(args, *keys), progress=progress(args), data=data)
+    keys = ("runs", "hidden", "batch_size", "epochs", "seed", "lr")
+    with experiment_errors():
+        result = experiments.repeat(
+            **settings(args, *keys), **how(args), progress=progress(args), data=data
+        )
     # The class-based run: one model seeded by --seed itself (the tutorial's NeuralNet).
     task = experiments.Training(
-        args.class_hidden, args.class_batch_size, args.epochs, args.lr, args.seed
-    )
+        args.class_hidden, args.class_batch_size, args.epochs, args.lr, args.seed,
+        dtype=args.dtype,
+    )  # fmt: skip
     class_based = settings(args, "class_hidden", "class_batch_size", "epochs", "lr", "seed")
     class_based["accuracy"] = experiments.train_and_score(task, data)
     out = {
@@ -140,8 +173,28 @@ def sweep(args: Namespace) -> cli.Result:
 def run_sweep(args: Namespace, epochs: int) -> Any:
     from models.experiments import width_sweep
 
-    keys = ("min_hidden", "max_hidden", "trials", "batch_size", "seed", "lr", "workers")
-    return width_sweep(**settings(args, *keys), epochs=epochs, progress=progress(args))
+    keys = ("min_hidden", "max_hidden", "trials", "batch_size", "seed", "lr")
+    with experiment_errors():
+        return width_sweep(
+            **settings(args, *keys), **how(args), epochs=epochs, progress=progress(args)
+        )
+
+
+def how(args: Namespace) -> dict[str, Any]:
+    """How the experiments run, from the EXPERIMENT options."""
+    return {
+        **settings(args, "workers", "chunks", "scheduler", "dtype"),
+        "method": "sequential" if args.sequential else "ensemble",
+    }
+
+
+@contextlib.contextmanager
+def experiment_errors() -> Iterator[None]:
+    """A missing Dask or an unreachable scheduler: a usage error (exit status 2)."""
+    try:
+        yield
+    except (ImportError, ConnectionError) as e:
+        raise UsageError(f"argument --scheduler: {e}") from None
 
 
 @command(SEED, HIDDEN, BATCH_SIZE, EPS, RTOL)
@@ -178,7 +231,7 @@ def fit(args: Namespace) -> tuple[Any, Any, dict[str, Any]]:
     from models.network import diverged_epoch
 
     data = load_moons()
-    keys = ("hidden", "batch_size", "epochs", "lr", "optimizer", "init")
+    keys = ("hidden", "batch_size", "epochs", "lr", "optimizer", "init", "dtype")
     clf = MoonClassifier(**settings(args, *keys), random_state=args.seed)
     with cli.progress_bar(args, args.epochs, "train", "epoch") as bar:
         clf.fit(data[0], data[2], callback=lambda epoch, loss: bar.update())
@@ -194,7 +247,7 @@ def fit(args: Namespace) -> tuple[Any, Any, dict[str, Any]]:
     return clf, data, out
 
 
-@command(*ONE_TRAINING, SAVE)
+@command(*ONE_TRAINING, DTYPE, SAVE)
 def train(args: Namespace) -> cli.Result:
     """One training on the tutorial's data; with --save, the model is written to a file.
 

@@ -5,7 +5,7 @@ no pickle, so loading never runs code) holding a dict::
 
     {"format": "models.MoonClassifier", "version": 1,
      "params": {"hidden": 64, "batch_size": 10, "epochs": 10, "lr": 0.0001,
-                "optimizer": "sgd", "init": "normal", "random_state": 0},
+                "optimizer": "sgd", "init": "normal", "random_state": 0, "dtype": "float64"},
      "classes": array, "n_features_in": 2, "loss_curve": array,
      "network": {"fc1.weight": array, "fc1.bias": ..., "fc2.weight": ..., "fc2.bias": ...},
      "feature_names_in": array}     # only when fitted on a DataFrame with column names
@@ -64,6 +64,8 @@ class MoonClassifier(ClassifierMixin, BaseEstimator):
     initial weights first, then each epoch's shuffle, as `manual.NeuralNet` does, so for
     labels 0/1 both models compute the same parameters. Inputs are used as given (not
     rescaled). If the loss diverges, ``fit`` stops there with a ``ConvergenceWarning``.
+    ``dtype`` "float64" (the default) or "float32" is the dtype of the weights and of the
+    computations (inputs are cast to it).
 
     Fitted attributes: ``classes_``, ``n_features_in_`` (and ``feature_names_in_`` for
     DataFrames), ``network_`` (the trained MoonNet), ``loss_curve_`` (training loss per epoch
@@ -80,6 +82,7 @@ class MoonClassifier(ClassifierMixin, BaseEstimator):
         optimizer: str = "sgd",
         init: str = "normal",
         random_state: Any = None,
+        dtype: str = "float64",
     ) -> None:
         self.hidden = hidden
         self.batch_size = batch_size
@@ -88,6 +91,7 @@ class MoonClassifier(ClassifierMixin, BaseEstimator):
         self.optimizer = optimizer
         self.init = init
         self.random_state = random_state
+        self.dtype = dtype
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -104,6 +108,7 @@ class MoonClassifier(ClassifierMixin, BaseEstimator):
             validate.learning_rate(self.lr)
             validate.one_of(self.optimizer, "optimizer", network.OPTIMIZERS)
             validate.one_of(self.init, "init", network.INITS)
+            network.check_dtype(self.dtype)
             if not isinstance(self.random_state, np.random.RandomState):
                 validate.as_generator(self.random_state, "random_state")
         except (TypeError, ValueError) as e:
@@ -117,7 +122,8 @@ class MoonClassifier(ClassifierMixin, BaseEstimator):
         ``callback(epoch, loss)`` is called after each epoch (a progress bar, say).
         """
         self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        dtype = network.check_dtype(self.dtype)
+        X, y = validate_data(self, X, y, dtype=dtype)
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -126,7 +132,7 @@ class MoonClassifier(ClassifierMixin, BaseEstimator):
                 f"class: {self.classes_[0]!r}"
             )
         rng = _generator(self.random_state)
-        net = network.MoonNet(X.shape[1], len(self.classes_), self.hidden, self.init, rng)
+        net = network.MoonNet(X.shape[1], len(self.classes_), self.hidden, self.init, rng, dtype)
         self.loss_curve_ = network.train(
             net,
             X,
@@ -144,13 +150,13 @@ class MoonClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (n_samples, n_classes), columns in the order of ``classes_``."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, dtype=self.network_.dtype, reset=False)
         return network.predict_proba(self.network_, X)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Log class probabilities (log_softmax of the logits: finite where a probability is 0)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, dtype=self.network_.dtype, reset=False)
         return network.predict_log_proba(self.network_, X)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -170,6 +176,7 @@ class MoonClassifier(ClassifierMixin, BaseEstimator):
         state = params["random_state"]
         keep = isinstance(state, numbers.Integral) and not isinstance(state, bool)
         params["random_state"] = int(state) if keep else None
+        params["dtype"] = network.check_dtype(params["dtype"]).name  # a name, not a numpy type
         content: dict[str, Any] = {
             "format": FILE_FORMAT,
             "version": FILE_VERSION,
@@ -204,6 +211,8 @@ class MoonClassifier(ClassifierMixin, BaseEstimator):
             sizes = (net.fc1.in_features, net.fc1.out_features, net.fc2.out_features)
             if sizes != (n_features, clf.hidden, len(classes)) or len(classes) < 2:
                 raise ValueError(f"weights of shapes {sizes} do not fit the settings")
+            if net.dtype != network.check_dtype(clf.dtype):
+                raise ValueError(f"weights of dtype {net.dtype} but dtype={clf.dtype!r}")
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{where}: malformed MoonClassifier file ({e})") from None
         clf.classes_, clf.n_features_in_, clf.network_ = classes, n_features, net

@@ -26,6 +26,7 @@ RNG = manual.RNG
 OPTIMIZERS = ("sgd", "adam")
 INITS = nn.INITS
 REDUCTIONS = ("sum", "mean")
+DTYPES = ("float64", "float32")  # float64 the default: the tutorial's numbers
 # The manual network's names for the parameters of MoonNet, in the order both draw them.
 MANUAL_NAMES = {"W1": "fc1.weight", "b1": "fc1.bias", "W2": "fc2.weight", "b2": "fc2.bias"}
 # Prediction works on chunks of about this many hidden activations, so that a large input
@@ -38,6 +39,7 @@ class MoonNet(nn.Module):
 
     ``fc1 = Linear(n_features, hidden)`` then ``fc2 = Linear(hidden, n_class)``, drawn from
     one Generator made from ``rng``: W1, b1, W2, b2 in that order, as `manual.init_network`.
+    The draws are made in float64 and the parameters stored as ``dtype`` (float64 or float32).
     """
 
     def __init__(
@@ -47,11 +49,18 @@ class MoonNet(nn.Module):
         hidden: int = tutorial.HIDDEN,
         init: str = "normal",
         rng: RNG = None,
+        dtype: Any = "float64",
     ) -> None:
         super().__init__()
+        dtype = check_dtype(dtype)
         gen = validate.as_generator(rng)  # a Generator is used as is, so its state advances
-        self.fc1 = nn.Linear(n_features, hidden, init=init, rng=gen)
-        self.fc2 = nn.Linear(hidden, n_class, init=init, rng=gen)
+        self.fc1 = nn.Linear(n_features, hidden, init=init, rng=gen, dtype=dtype)
+        self.fc2 = nn.Linear(hidden, n_class, init=init, rng=gen, dtype=dtype)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The parameters' dtype (the inputs are cast to it)."""
+        return self.fc1.weight.data.dtype
 
     def forward(self, x: Any) -> al.Tensor:
         return self.fc2(self.fc1(x).relu())
@@ -62,22 +71,36 @@ class MoonNet(nn.Module):
         return {name: state[key] for name, key in MANUAL_NAMES.items()}
 
     @classmethod
-    def from_manual(cls, model: Mapping[str, np.ndarray]) -> MoonNet:
-        """A MoonNet holding a copy of a manual model's parameters (float64)."""
+    def from_manual(cls, model: Mapping[str, np.ndarray], dtype: Any = "float64") -> MoonNet:
+        """A MoonNet holding a copy of a manual model's parameters (as ``dtype``)."""
         n_features, n_class = manual.check_model(dict(model))
-        net = cls(n_features, n_class, np.shape(model["W1"])[1], rng=0)
+        net = cls(n_features, n_class, np.shape(model["W1"])[1], rng=0, dtype=dtype)
         net.load_state_dict(
-            {key: np.asarray(model[name], dtype=np.float64) for name, key in MANUAL_NAMES.items()}
+            {key: np.asarray(model[name], dtype=net.dtype) for name, key in MANUAL_NAMES.items()}
         )
         return net
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, np.ndarray]) -> MoonNet:
-        """A MoonNet of the right sizes holding a copy of ``state`` (its ``state_dict()``)."""
+        """A MoonNet of the right sizes and dtype holding a copy of ``state`` (its
+        ``state_dict()``; float32 weights stay float32, any other kind becomes float64)."""
         missing = [key for key in MANUAL_NAMES.values() if key not in state]
         if missing:
             raise ValueError(f"MoonNet.from_state_dict: missing keys {missing}")
-        return cls.from_manual({name: state[key] for name, key in MANUAL_NAMES.items()})
+        model = {name: state[key] for name, key in MANUAL_NAMES.items()}
+        dtype = "float32" if np.asarray(model["W1"]).dtype == np.float32 else "float64"
+        return cls.from_manual(model, dtype)
+
+
+def check_dtype(dtype: Any) -> np.dtype:
+    """``dtype`` ("float64", "float32" or their numpy types) as a numpy dtype, else an error."""
+    try:
+        name = None if dtype is None else np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    return np.dtype(name)
 
 
 def make_optimizer(
@@ -115,6 +138,7 @@ def train(
     history ends with that loss: see `diverged_epoch`.
     """
     X, y = manual.check_batch(net.to_manual(), X, y)
+    X = X.astype(net.dtype, copy=False)  # the network's dtype (float32 halves the memory)
     validate.learning_rate(lr)
     validate.positive_int(batch_size, "batch_size")
     validate.positive_int(epochs, "epochs")
@@ -124,7 +148,7 @@ def train(
     rng = validate.as_generator(rng)
     opt = make_optimizer(list(net.parameters()), optimizer, lr)
     # One-hot rows, as the tutorial did: the labels are checked once here, not every step.
-    Y = np.eye(net.fc2.out_features)[y]
+    Y = np.eye(net.fc2.out_features, dtype=net.dtype)[y]
     # A diverging run overflows on the way; it is reported once, below, not by numpy.
     with np.errstate(over="ignore", invalid="ignore"):
         history = _train_loop(net, opt, X, Y, batch_size, epochs, rng, reduction, callback)
@@ -191,7 +215,7 @@ def predict_proba(net: MoonNet, X: np.ndarray) -> np.ndarray:
 
 
 def _predict(fn: Callable[..., al.Tensor], net: MoonNet, X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(X, dtype=net.dtype)
     rows = max(1, _PREDICT_CHUNK // net.fc1.out_features)
     with al.no_grad():
         if len(X) <= rows:

@@ -51,7 +51,7 @@ def sweep_table(result: Any, figure: str) -> str:
 
 def train_text(out: dict[str, Any]) -> str:
     """One training's accuracies, loss and settings (``out`` is the train command's dict)."""
-    keys = ("hidden", "batch_size", "epochs", "lr", "optimizer", "init", "seed")
+    keys = ("hidden", "batch_size", "epochs", "lr", "optimizer", "init", "dtype", "seed")
     loss = out["loss_per_epoch"][-1]
     text = [
         f"test accuracy {out['test_accuracy']:.4f} (training accuracy "

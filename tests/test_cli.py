@@ -126,6 +126,11 @@ def bad_cases(tmp_path):
         ("reproduce", "--workers", "0"),
         ("reproduce", "--workers", "100000"),
         ("reproduce", "--class-hidden", "-5"),
+        ("reproduce", "--chunks", "0"),
+        ("reproduce", "--scheduler", "host:8786"),
+        ("reproduce", "--scheduler", ""),
+        ("sweep", "--dtype", "float16"),
+        ("train", "--dtype", "int64"),
         ("sweep", "--min-hidden", "10", "--max-hidden", "5"),
         ("sweep", "--max-hidden", "5000"),
         ("sweep", "--trials", "0"),
@@ -225,6 +230,34 @@ def test_sweep_writes_a_deterministic_figure_and_a_table(capsys, tmp_path):
     status, text, _ = run(capsys, "sweep", *TINY_SWEEP, "--out", figure, "--seed", "2")
     assert status == 0 and figure.read_bytes() == first  # SVG: the same bytes every run
     assert f"{out['mean_accuracy'][0]:.4f}" in text and "width" in text
+
+
+def test_sequential_and_ensembles_print_the_same_results(capsys, tmp_path):
+    ensembles, _ = run_json(capsys, "reproduce", *TINY_REPRODUCE, "--seed", "3")
+    one_by_one, _ = run_json(capsys, "reproduce", *TINY_REPRODUCE, "--seed", "3", "--sequential")
+    assert ensembles["repeat"].pop("method") == "ensemble"
+    assert one_by_one["repeat"].pop("method") == "sequential"
+    assert ensembles == one_by_one
+    figure = tmp_path / "sweep.svg"
+    swept, _ = run_json(capsys, "sweep", *TINY_SWEEP, "--out", figure, "--chunks", 2)
+    swept_one_by_one, _ = run_json(capsys, "sweep", *TINY_SWEEP, "--out", figure, "--sequential")
+    assert swept["accuracies"] == swept_one_by_one["accuracies"]
+
+
+def test_dtype_float32(capsys, tmp_path):
+    out, _ = run_json(capsys, "reproduce", *TINY_REPRODUCE, "--dtype", "float32")
+    assert out["repeat"]["dtype"] == "float32" and 0 <= out["mean"] <= 1
+    trained, _ = run_json(capsys, "train", *TINY_TRAIN, "--dtype", "float32", "--save",
+                          tmp_path / "m.npz")  # fmt: skip
+    assert trained["dtype"] == "float32"
+    assert MoonClassifier.load(tmp_path / "m.npz").network_.dtype == np.float32
+
+
+def test_scheduler_without_dask_says_what_to_install(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    status, out, err = run(capsys, "reproduce", *TINY_REPRODUCE, "--scheduler", "tcp://h:8786")
+    assert status == 2 and out == ""
+    assert 'argument --scheduler: Dask is not installed: pip install ".[dask]"' in err
 
 
 def test_check_grads_passes_and_says_so(capsys):

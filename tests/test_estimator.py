@@ -152,6 +152,8 @@ def test_adam_and_other_inits_train(data):
         ({"random_state": -1}, "random_state"),
         ({"random_state": "seed"}, "random_state"),
         ({"hidden": True}, "hidden"),
+        ({"dtype": "float16"}, "dtype"),
+        ({"dtype": None}, "dtype"),
     ],
 )
 def test_bad_hyperparameters_are_refused_at_fit(params, match):
@@ -196,6 +198,23 @@ def test_fit_calls_back_after_each_epoch(data):
     clf = MoonClassifier(hidden=4, epochs=3, random_state=0)
     clf.fit(X_train[:50], y_train[:50], callback=lambda epoch, loss: seen.append((epoch, loss)))
     assert seen == list(enumerate(clf.loss_curve_.tolist()))
+
+
+def test_float32_trains_predicts_saves_and_loads_in_float32(tmp_path, data):
+    X_train, X_test, y_train, y_test = data
+    clf = MoonClassifier(hidden=8, epochs=2, random_state=0, dtype="float32")
+    clf.fit(X_train, y_train)
+    ref = MoonClassifier(hidden=8, epochs=2, random_state=0).fit(X_train, y_train)
+    assert all(p.data.dtype == np.float32 for p in clf.network_.parameters())
+    assert clf.predict_proba(X_test).dtype == np.float32
+    for name, value in ref.network_.to_manual().items():  # the same training, in float32
+        np.testing.assert_allclose(clf.network_.to_manual()[name], value, rtol=1e-4, atol=1e-4)
+    assert abs(clf.score(X_test, y_test) - ref.score(X_test, y_test)) <= 0.002
+    clf.save(tmp_path / "m.npz")
+    loaded = MoonClassifier.load(tmp_path / "m.npz")
+    assert loaded.dtype == "float32" and loaded.network_.dtype == np.float32
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), clf.predict_proba(X_test))
+    MoonClassifier(hidden=3, epochs=1, random_state=0, dtype=np.float32).fit(X_train, y_train)
 
 
 # ---------------------------------------------------------------- save and load

@@ -4,6 +4,7 @@ import contextlib
 import json
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -145,3 +146,117 @@ def test_ctrl_c_stops_the_workers_and_raises_keyboard_interrupt(small):
         timer.cancel()
     assert live_children() in (None, [])
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+# ------------------------------------------------------------------------------ ensembles
+def test_ensembles_give_the_sequential_accuracies(small):
+    settings = dict(min_hidden=2, max_hidden=7, trials=2, epochs=2, progress=False, data=small)
+    ens = width_sweep(**settings, workers=1)
+    seq = width_sweep(**settings, workers=1, method="sequential")
+    assert ens.settings["method"] == "ensemble" and seq.settings["method"] == "sequential"
+    np.testing.assert_array_equal(ens.accuracies, seq.accuracies)
+    np.testing.assert_array_equal(
+        small_repeat(small, workers=1).accuracies,
+        small_repeat(small, workers=1, method="sequential").accuracies,
+    )
+
+
+def test_chunks_and_workers_do_not_change_a_single_bit(small):
+    tasks = [Training(h, 10, 2, 1e-4, np.random.SeedSequence(5, spawn_key=(h,))) for h in
+             (3, 9, 1, 6, 9, 2, 4)]  # fmt: skip
+    one = experiments.run_trainings(tasks, workers=1, chunks=1, progress=False, data=small)
+    for workers, chunks in [(1, 3), (2, None), (2, 7)]:
+        other = experiments.run_trainings(
+            tasks, workers=workers, chunks=chunks, progress=False, data=small
+        )
+        np.testing.assert_array_equal(other, one)
+    expected = [train_and_score(task, small) for task in tasks]
+    np.testing.assert_array_equal(one, expected)
+
+
+def test_plan_chunks_groups_what_can_share_an_ensemble():
+    seed = np.random.SeedSequence(0)
+    tasks = [Training(h, 10, 2, 1e-4, seed) for h in (3, 8, 5, 2)]
+    tasks += [Training(4, 20, 2, 1e-4, seed), Training(6, 10, 2, 1e-4, seed, dtype="float32")]
+    plan = experiments.plan_chunks(tasks, chunks=2)
+    assert [idx.tolist() for idx, _ in plan] == [[0, 1], [2, 3], [4], [5]]
+    assert [chunk.width for _, chunk in plan] == [8, 8, 4, 6]  # the group's widest
+    assert [t.hidden for t in plan[1][1].tasks] == [5, 2]
+    many = [Training(2, 10, 1, 1e-4, seed)] * (experiments.MAX_MEMBERS + 1)
+    assert [len(c.tasks) for _, c in experiments.plan_chunks(many, 1)] == [129, 128]
+
+
+def test_float32_experiments(small):
+    ens = small_repeat(small, workers=1, dtype="float32")
+    seq = small_repeat(small, workers=1, dtype="float32", method="sequential")
+    assert ens.settings["dtype"] == "float32"
+    np.testing.assert_array_equal(ens.accuracies, seq.accuracies)
+    assert np.abs(ens.accuracies - small_repeat(small, workers=1).accuracies).max() <= 0.02
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: repeat(runs=2, method="vmap"), "method"),
+        (lambda: repeat(runs=2, chunks=0), "chunks"),
+        (lambda: repeat(runs=2, dtype="float16"), "dtype"),
+    ],
+)
+def test_bad_ways_to_run_are_refused(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# ------------------------------------------------------------------------------ Dask
+def test_a_sweep_on_a_dask_cluster_equals_the_in_process_run(small):
+    distributed = pytest.importorskip("distributed")
+    settings = dict(min_hidden=2, max_hidden=6, trials=2, epochs=2, progress=False, data=small)
+    here = width_sweep(**settings, workers=1)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    )
+    with cluster, distributed.Client(cluster) as client:
+        on_dask = width_sweep(**settings, scheduler=client)
+        assert len(client.nthreads()) == 2
+        sequential = width_sweep(**settings, scheduler=client, method="sequential")
+    np.testing.assert_array_equal(on_dask.accuracies, here.accuracies)
+    np.testing.assert_array_equal(sequential.accuracies, here.accuracies)
+
+
+def test_without_dask_the_error_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    with pytest.raises(ImportError, match=r'pip install "\.\[dask\]"'):
+        repeat(runs=2, epochs=1, scheduler="tcp://127.0.0.1:8786", progress=False)
+
+
+def test_an_unreachable_scheduler_raises_connection_error():
+    pytest.importorskip("distributed")
+    with pytest.raises(ConnectionError, match="cannot reach the Dask scheduler"):  # noqa: SIM117
+        with experiments.dask_client("tcp://127.0.0.1:1", timeout="0.5s"):
+            pass
+
+
+def test_a_scheduler_without_workers_raises_connection_error():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None)
+    with cluster, pytest.raises(ConnectionError, match="no Dask worker is connected"):  # noqa: SIM117
+        with experiments.dask_client(cluster.scheduler_address, timeout="0.5s"):
+            pass
+
+
+def test_a_cluster_that_cannot_import_the_code_is_refused_before_any_task():
+    class Cluster:  # a Client whose scheduler and workers lack models/
+        submitted = False
+
+        def run_on_scheduler(self, fn, *args):
+            raise ModuleNotFoundError("No module named 'models'")
+
+        run = run_on_scheduler
+
+        def submit(self, *args, **kwargs):
+            self.submitted = True
+
+    client = Cluster()
+    with pytest.raises(ImportError, match="PYTHONPATH=/path/to/this/repository dask scheduler"):
+        repeat(runs=2, epochs=1, scheduler=client, progress=False)
+    assert not client.submitted

@@ -48,3 +48,14 @@ def test_the_readme_graph_picture_and_its_command_exist():
     assert "![The moon network's graph](docs/moon_graph.svg)" in README
     svg = (Path(__file__).resolve().parents[1] / "docs" / "moon_graph.svg").read_text()
     assert "loss = SoftmaxCrossEntropy" in svg and "fc1.weight" in svg
+
+
+def test_the_readme_ensemble_example_gives_the_sequential_accuracies():
+    (example,) = [e for e in EXAMPLES if "ensemble.train" in e]
+    assert "range(100)" in example
+    namespace: dict = {}
+    exec(compile(example.replace("range(100)", "range(3)"), "README.md", "exec"), namespace)
+    from models import experiments
+
+    expected = experiments.repeat(runs=3, progress=False, workers=1, method="sequential")
+    assert namespace["accuracies"] == expected.accuracies.tolist()
