@@ -70,3 +70,12 @@ def test_the_hand_batched_baseline_trains_the_same_networks():
     np.testing.assert_array_equal(experiments.hand_chunk(chunk), train_and_score_ensemble(chunk))
     assert len(experiments.tutorial_tasks("repeat")) == 100
     assert len(experiments.tutorial_tasks("sweep")) == 111
+
+
+@pytest.mark.parametrize("form", ["eager", "compiled"])
+def test_a_trainings_memory_does_not_grow_with_its_steps(form):
+    result = memory.step_memory(form, steps=800, checks=4)
+    held = result["traced_bytes"]  # after 200, 400, 600, 800 steps
+    # (the first steps may fill caches; a leak of one small object a step would add > 6 kB)
+    assert abs(held[3] - held[1]) < 2048, held
+    assert 0 < max(held) <= result["peak_bytes"] < 2**20, result
