@@ -59,3 +59,18 @@ def test_the_readme_ensemble_example_gives_the_sequential_accuracies():
 
     expected = experiments.repeat(runs=3, progress=False, workers=1, method="sequential")
     assert namespace["accuracies"] == expected.accuracies.tolist()
+
+
+def test_the_readme_compile_example_trains_as_the_uncompiled_step(capsys):
+    from autograd_lite.compile import Compiled
+
+    (example,) = [e for e in EXAMPLES if "@al.compile" in e]
+    compiled: dict = {}
+    exec(compile(example, "README.md", "exec"), compiled)
+    assert capsys.readouterr().out.endswith(" 1\n")  # one trace
+    uncompiled = example.replace("@al.compile\n", "").replace("train_step.traces", "1")
+    eager: dict = {}
+    exec(compile(uncompiled, "README.md", "exec"), eager)
+    for p, q in zip(compiled["params"], eager["params"]):
+        assert np.array_equal(p.data, q.data)
+    assert isinstance(compiled["train_step"], Compiled) and compiled["train_step"].traces == 1
