@@ -18,7 +18,6 @@ microseconds per step and the largest parameter difference after an epoch.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -36,6 +35,7 @@ from threadpoolctl import threadpool_limits
 import autograd_lite as al
 from autograd_lite import validate
 from autograd_lite.ensemble import StackedAffine, StackedCrossEntropy
+from benchmarks.common import Parser
 from models import ensemble, experiments, manual, network, tutorial
 from models.data import load_moons
 
@@ -290,11 +290,6 @@ def table(report: dict[str, Any]) -> str:
             f"{case['max_param_diff_after_an_epoch']:.1e}"
         )
     return "\n".join(lines)
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit status 2
-        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 
 def main(argv: list[str] | None = None) -> None:

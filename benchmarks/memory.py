@@ -19,7 +19,6 @@ Steps: one network of the tutorial's trains 10,000 SGD steps written as users wr
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import sys
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.common import Parser
 from models import ensemble, network, tutorial
 from models.data import load_moons
 
@@ -170,11 +170,6 @@ def step_table(report: list[dict[str, Any]]) -> str:
 def _check_points(r: dict[str, Any]) -> list[int]:
     every = r["steps"] // len(r["traced_bytes"])
     return [every * (i + 1) for i in range(len(r["traced_bytes"]))]
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit status 2
-        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 
 def main(argv: list[str] | None = None) -> None:
