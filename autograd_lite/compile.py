@@ -789,7 +789,13 @@ class _Plan:
     """
 
     def __init__(
-        self, recorder: _Recorder, out: Tensor, args: tuple, arg_slots: list, epilogue: list
+        self,
+        recorder: _Recorder,
+        out: Tensor,
+        args: tuple,
+        arg_slots: list,
+        epilogue: list,
+        grad_mode: bool,
     ) -> None:
         self.kinds, self.shapes = recorder.kinds, recorder.shapes
         self.arg_slots = arg_slots  # per argument: its slot, or None (a Python value)
@@ -798,6 +804,9 @@ class _Plan:
                         if kind[0] == "outside"]  # fmt: skip
         self.outside_tensors = [t for _, t in self.outside]
         self.consumed = any(type(ins) is _Backward for ins in recorder.program)
+        # No graph for the result: backward() ran inside, or grad mode was off (as it is at
+        # every replay of this plan: grad mode is part of the signature).
+        self.no_graph = self.consumed or not grad_mode
         self.generation = 0  # replays so far: a result's backward needs its own replay's values
         self.saved: tuple = ()  # the last replay's values that its backward reads
         self.env: dict[str, Any] = {
@@ -1162,7 +1171,8 @@ class Compiled:
         key = _signature(args)
         plan = self.plans.get(key)
         if plan is not None:
-            self.plans.move_to_end(key)
+            if len(self.plans) > 1:
+                self.plans.move_to_end(key)  # the most recently used: kept the longest
             try:
                 return self._replay(plan, args)
             except _Retrace:
@@ -1203,7 +1213,7 @@ class Compiled:
                 f"al.compile: the function must return a Tensor computed by ops, got "
                 f"{type(out).__name__}"
             )
-        plan = _Plan(recorder, out, args, arg_slots, epilogue)
+        plan = _Plan(recorder, out, args, arg_slots, epilogue, grad_mode=key[0])
         out.data = _plain(out.data)
         self.plans[key] = plan
         self.traces += 1
@@ -1214,7 +1224,7 @@ class Compiled:
     def _replay(self, plan: _Plan, args: tuple) -> Tensor:
         plan.generation += 1
         out, plan.saved = plan.forward_code(args, plan.outside_tensors)
-        if plan.consumed or not _mode.enabled:  # backward() ran inside: no graph left
+        if plan.no_graph:
             return _tensor(out)
         # The node's inputs: the arguments and outside Tensors that require grad.
         edges, wanted = [], []
