@@ -585,19 +585,30 @@ class _LinearKernel(_Kernel):
         return lines
 
     def backward_code(
-        self, g: str, targets: list, fresh: list, g_owned: bool, g_ones: bool
+        self, g: str, targets: list, fresh: list, g_owned: bool, g_ones: bool, spare: Any
     ) -> tuple:
-        """As Linear.backward: g @ W^T, x^T @ g, and g summed over rows for the bias."""
+        """As Linear.backward: g @ W^T, x^T @ g, and g summed over rows for the bias.
+
+        The gradient of x comes last: it may go into `spare`, x's own array (x^T @ g has
+        read it by then), when nothing else needs x any more.
+        """
         calls = {
             "gx": f"matmul({g}, {self.w}.T",
             "gw": f"matmul({self.x}.T, {g}",
             "gb": f"add.reduce({g}, axis=0",
         }
         lines = []
-        for (what, call), t, new, (shape, _) in zip(calls.items(), targets, fresh, self.in_shapes):
+        order = (1, 2, 0) if len(targets) == 3 else (1, 0)
+        for i in order:
+            (what, call), t, (shape, _) = list(calls.items())[i], targets[i], self.in_shapes[i]
             if t is None:
                 continue
-            into = "" if new else f", out={self.buffer(what, shape)}"  # a .grad: a new array
+            if fresh[i]:  # a .grad: a new array
+                into = ""
+            elif i == 0 and spare is not None:
+                into = f", out={spare}"
+            else:
+                into = f", out={self.buffer(what, shape)}"
             lines.append(f"{t} = {call}{into})")
         return lines, [t is not None for t in targets]
 
@@ -613,33 +624,35 @@ class _MatMulKernel(_LinearKernel):
 class _ReLUKernel(_Kernel):
     """ops.ReLU: max(a, 0); its gradient where the output is positive."""
 
-    keeps_output, keeps_inputs, writes_over = True, False, (0,)
+    keeps_output, keeps_inputs, writes_over = False, False, (0,)
 
     @classmethod
     def make(cls, ins: _Op, in_shapes: list) -> Any:
         return cls(ins, in_shapes) if _arrays_of(in_shapes, (len(ins.shape),)) else None
 
     def forward_code(self, out: str, ins: list[str]) -> list[str]:
-        """As ReLU.forward: np.maximum(a, 0)."""
-        self.saved = (out,)
-        return [f"{out} = maximum({ins[0]}, 0, out={self.output()})"]
+        """As ReLU.forward: np.maximum(a, 0). Where the output is positive (what its backward
+        needs) is noted at once, while the output is at hand: the backward needs no more of
+        the output, whose array the next ops may then write over."""
+        lines = [f"{out} = maximum({ins[0]}, 0, out={self.output()})"]
+        if self.ins.needs[0]:
+            lines.append(f"greater({out}, 0, out={self.buffer('mask', self.ins.shape, bool)})")
+        return lines
 
     def backward_code(
-        self, g: str, targets: list, fresh: list, g_owned: bool, g_ones: bool
+        self, g: str, targets: list, fresh: list, g_owned: bool, g_ones: bool, spare: Any
     ) -> tuple:
         """As ReLU.backward: g * (out > 0), over g itself when nothing else reads g."""
         (t,), (new,) = targets, fresh
         if t is None:
             return [], [False]
-        mask = self.buffer("mask", self.ins.shape, bool)
         if new:  # a .grad: a new array
             into = ""
         elif g_owned:  # over g itself: one array less to go through
             into = f", out={g}"
         else:
             into = f", out={self.buffer('grad', self.ins.shape)}"
-        (out,) = self.saved
-        return [f"greater({out}, 0, out={mask})", f"{t} = multiply({g}, {mask}{into})"], [True]
+        return [f"{t} = multiply({g}, {self.prefix}_mask{into})"], [True]
 
 
 class _AddKernel(_Kernel):
@@ -658,7 +671,7 @@ class _AddKernel(_Kernel):
         return [f"{out} = add({ins[0]}, {ins[1]}, out={self.output()})"]
 
     def backward_code(
-        self, g: str, targets: list, fresh: list, g_owned: bool, g_ones: bool
+        self, g: str, targets: list, fresh: list, g_owned: bool, g_ones: bool, spare: Any
     ) -> tuple:
         """As Add.backward: g to both, each summed to its input's shape as engine.sum_to does
         (leading axes first, then the size-1 ones, kept)."""
@@ -753,7 +766,7 @@ class _CrossEntropyKernel(_Kernel):
         return lines
 
     def backward_code(
-        self, g: str, targets: list, fresh: list, g_owned: bool, g_ones: bool
+        self, g: str, targets: list, fresh: list, g_owned: bool, g_ones: bool, spare: Any
     ) -> tuple:
         """As SoftmaxCrossEntropy.backward: (probs - rows), times g as the reduction scales."""
         t, new = targets[0], fresh[0]
@@ -826,7 +839,20 @@ class _Plan:
                 step.prefix, step.out_name, step.env = f"op{k}", f"op{k}_out", self.env
                 self.env[f"op{k}"] = step
         results = {self.out_slot} | {slot for _, _, slot in epilogue if slot is not None}
+        self.program, self.results = recorder.program, results
+        self.readers: dict[int, list[int]] = {}  # slot -> the instructions that read it
+        for k, ins in enumerate(recorder.program):
+            refs = _refs(getattr(ins, "args", ())) + _refs(getattr(ins, "kwargs", {}))
+            if type(ins) is _Backward and type(ins.seed) is _Ref:
+                refs.append(ins.seed.slot)
+            for slot in refs:
+                self.readers.setdefault(slot, []).append(k)
         self._share_buffers(recorder.program, results)
+        self.buffer_of = {  # slot -> the name of the kernel's array that holds it
+            ins.out: self.steps[k].out_name
+            for k, ins in enumerate(recorder.program)
+            if isinstance(self.steps.get(k), _Kernel)
+        }
         lines = ["def forward(args, outside):"]
         for i, slot in enumerate(arg_slots):
             if slot is not None:
@@ -858,14 +884,9 @@ class _Plan:
         input's array may be written over when a kernel made it, it has this one reader,
         neither its maker's nor this op's backward keeps it, and it is not a result.
         """
-        readers: dict[int, int] = {}  # slot -> how many instructions read it
+        readers = {slot: len(ks) for slot, ks in self.readers.items()}  # how many read it
         maker: dict[int, int] = {}  # slot -> the op (index) whose kernel output it is
         for k, ins in enumerate(program):
-            for ref in _refs(getattr(ins, "args", ())) + _refs(getattr(ins, "kwargs", {})):
-                readers[ref] = readers.get(ref, 0) + 1
-            if type(ins) is _Backward:
-                for ref in [ins.seed.slot] if type(ins.seed) is _Ref else []:
-                    readers[ref] = readers.get(ref, 0) + 1
             if type(ins) is _Op and isinstance(self.steps[k], _Kernel):
                 maker[ins.out] = k
         for k, ins in enumerate(program):
@@ -893,7 +914,7 @@ class _Plan:
             seed = f"ones{ins.out}" if ins.seed is None else _code(ins.seed, env, f"seed{k}")
             env[f"ones{ins.out}"] = np.ones(*self.shapes[ins.out])
             wanted = tuple(data for data, _ in ins.grads)
-            body, grads = self._backward_lines(wanted, ins.out, seed_ones=ins.seed is None)
+            body, grads = self._backward_lines(wanted, ins.out, k, seed_ones=ins.seed is None)
             self.fresh.update(slot for _, slot in ins.grads)  # (the backward's are new arrays)
             return [
                 f"# backward() from v{ins.out}",
@@ -965,7 +986,7 @@ class _Plan:
         if fn is None:
             out = self.out_slot
             name = f"backward{len(self.backward_sources)}"
-            body, grads = self._backward_lines(wanted, out)
+            body, grads = self._backward_lines(wanted, out, len(self.program))
             lines = [f"def {name}(g{out}, saved):"]
             if self.saved_names:
                 lines.append(f"    {', '.join(self.saved_names)}, = saved  # the forward's values")
@@ -976,21 +997,51 @@ class _Plan:
             fn = self._backwards[wanted] = self._define(source, name)
         return fn
 
+    def _spares(self, at: int) -> tuple[set[str], dict[str, int]]:
+        """The kernels' forward arrays that a backward run at instruction `at` may write
+        gradients into, and for each array the first op whose backward reads it.
+
+        An array may be written over once no backward still to run reads it, when no value
+        it holds is a result, and when only kernels read its values (a rule's saved
+        values, or numpy calls, could hold views of it), none after the backward.
+        """
+        slots_in: dict[str, list[int]] = {}
+        for slot, name in self.buffer_of.items():
+            slots_in.setdefault(name, []).append(slot)
+        usable = set()
+        for name, slots in slots_in.items():
+            readers = [k for slot in slots for k in self.readers.get(slot, ())]
+            if not any(slot in self.results for slot in slots) and all(
+                k < at and isinstance(self.steps.get(k), _Kernel) for k in readers
+            ):
+                usable.add(name)
+        first_reader: dict[str, int] = {}
+        for k, step in self.steps.items():
+            if isinstance(step, _Kernel):
+                read = [a.slot for a in step.ins.args] if step.keeps_inputs else []
+                read += [step.ins.out] if step.keeps_output else []
+                for name in {self.buffer_of[slot] for slot in read if slot in self.buffer_of}:
+                    first_reader[name] = min(first_reader.get(name, k), k)
+        return usable, first_reader
+
     def _backward_lines(
-        self, wanted: tuple[int, ...], out: int, seed_ones: bool = False
+        self, wanted: tuple[int, ...], out: int, at: int, seed_ones: bool = False
     ) -> tuple[list[str], list[str]]:
         """Lines for the gradients of `wanted` from `g<out>` (`seed_ones`: it is all ones),
-        through the ops recorded so far, and per wanted slot the expression of its gradient
-        (a new array, or None).
+        through the ops recorded so far (for a backward at instruction `at`), and per wanted
+        slot the expression of its gradient (a new array, or None).
 
         While generating, it follows what each gradient variable `g<slot>` holds: nothing
         yet (no line needed), an array, or "maybe" one (an op's rule may give None). So a
         kernel's lines need no `is None` test, a first gradient goes straight into its
         variable, and sums are written out only where gradients meet. It also follows which
         gradients are new arrays (`fresh`: one can become a `.grad` without a copy) and which
-        no other variable holds (`private`: the next kernel may write over them).
+        no other variable holds (`private`: the next kernel may write over them). A product's
+        gradient may go into a forward array that no backward reads any more (`_spares`).
         """
         ops = self.ops
+        usable, first_reader = self._spares(at)
+        taken: set[str] = set()  # spare arrays that now hold a gradient
         # The slots that lead to a wanted one: only their rules need to run. An op's output
         # leads to one if one of its inputs does (inputs come first in program order).
         needed = set(wanted)
@@ -1019,9 +1070,21 @@ class _Plan:
                 )
                 names.append(None if slot is None else f"g{slot}" if first else f"t{n}")
             if kernel:
+                spare = None
+                if isinstance(step, _LinearKernel) and targets[0] is not None:
+                    name = self.buffer_of.get(targets[0])
+                    others = {self.buffer_of.get(a.slot) for a in ins.args[1:]}
+                    if (
+                        name in usable
+                        and name not in taken
+                        and name not in others
+                        and first_reader.get(name, k) >= k  # no backward still to run reads it
+                    ):
+                        spare = name
+                        taken.add(name)
                 body, own = step.backward_code(
                     g, names, [s in wanted for s in targets], ins.out in private,
-                    seed_ones and ins.out == out,
+                    seed_ones and ins.out == out, spare,
                 )  # fmt: skip
             else:
                 body = [f"{', '.join(n or '_' for n in names)}, = b{k}({g})",

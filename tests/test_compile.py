@@ -180,6 +180,39 @@ def test_a_weight_given_a_new_dtype_or_shape_traces_again():
     assert step.traces == 3
 
 
+@pytest.mark.parametrize("after", ["nothing", "h", "h @ W2"])
+def test_values_used_after_a_backward_inside_keep_their_values(after):
+    # The generated backward may write gradients into forward arrays no longer needed:
+    # never into one that the function reads again after its backward().
+    def make(params):
+        W1, b1, W2, b2 = params
+
+        def step(x, labels):
+            h = (x @ W1 + b1).relu()
+            loss = al.softmax_cross_entropy(h @ W2 + b2, labels, reduction="sum")
+            for p in params:
+                p.grad = None
+            loss.backward()
+            with al.no_grad():
+                for p in params:
+                    p -= 0.1 * p.grad
+            extra = {"nothing": None, "h": lambda: h.sum(), "h @ W2": lambda: (h @ W2).sum()}
+            return loss if after == "nothing" else loss + extra[after]()
+
+        return step
+
+    eager_params, compiled_params = _network_params(10), _network_params(10)
+    eager, compiled = make(eager_params), al.compile(make(compiled_params))
+    rng = np.random.default_rng(11)
+    for _ in range(4):
+        x, labels = rng.standard_normal((5, 3)), rng.integers(0, 4, 5)
+        assert eager(x, labels).item() == compiled(x, labels).item()
+        for p, q in zip(eager_params, compiled_params, strict=True):
+            np.testing.assert_array_equal(q.data, p.data)
+            np.testing.assert_array_equal(q.grad, p.grad)
+    assert compiled.traces == 1
+
+
 # --- random programs from the test suite's strategies ----------------------------------------
 PROGRAMS = {
     "arithmetic": (
