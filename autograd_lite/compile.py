@@ -723,10 +723,15 @@ class _CrossEntropyKernel(_Kernel):
         super().__init__(ins, in_shapes)
         self.reduction = ins.kwargs.get("reduction", "mean")
         self.eye = np.eye(in_shapes[0][0][1], dtype=self.dtype)
+        # Class labels (N,), the usual targets: one-hot rows made in the generated code. (Their
+        # shape and dtype are the traced call's: an argument's are in the signature.)
+        shape, dtype = in_shapes[1]
+        self.labels = len(shape) == 1 and dtype.kind in "iu" and shape[0] > 0
 
     def rows(self, targets: np.ndarray, logits: np.ndarray) -> tuple:
         """The targets as rows (one-hot rows of labels, as ops._target_rows makes them, or its
-        error), and for probability rows their sums (else None)."""
+        error), and for probability rows their sums (else None). For targets that are not
+        labels, and for the error of a label out of range."""
         dtype = targets.dtype
         labels = targets.ndim == 1 and dtype.kind in "iu" and targets.size
         # (take(), like indexing, would count a negative label from the end: checked first)
@@ -748,8 +753,20 @@ class _CrossEntropyKernel(_Kernel):
         top, total, log_total = (self.buffer(w, (n, 1)) for w in ("top", "total", "log_total"))
         shifted, exps, gaps, probs = (self.buffer(w, (n, c)) for w in ("shifted", "exps", "gaps",
                                                                          "probs"))  # fmt: skip
-        lines = [
-            f"{rows}, {sums} = {p}.rows({targets}, {logits})",
+        if self.labels:  # as ops.one_hot_rows: the rows of eye[labels], labels checked
+            self.saved = (rows,)
+            self.env[f"{p}_eye"] = self.eye
+            lines = ["try:"]
+            if self.in_shapes[1][1].kind == "i":  # (take() would count -1 from the end)
+                lines.append(f"    if minimum.reduce({targets}) < 0: raise IndexError")
+            lines += [
+                f"    {rows} = {p}_eye.take({targets}, axis=0)",
+                "except IndexError:",
+                f"    {rows}, _ = {p}.rows({targets}, {logits})  # raises as an eager call does",
+            ]
+        else:
+            lines = [f"{rows}, {sums} = {p}.rows({targets}, {logits})"]
+        lines += [
             f"maximum.reduce({logits}, axis=1, keepdims=True, out={top})",
             f"subtract({logits}, {top}, out={shifted})",
             f"exp({shifted}, out={exps})",
@@ -773,9 +790,13 @@ class _CrossEntropyKernel(_Kernel):
         if t is None:
             return [], [False, False]
         (n, c), probs = self.in_shapes[0][0], f"{self.prefix}_probs"
-        rows, sums = self.saved
         into = "" if new else f", out={self.buffer('grad', (n, c))}"
-        lines = [f"{t} = subtract({probs} if {sums} is None else {probs} * {sums}, {rows}{into})"]
+        if self.labels:
+            (rows,) = self.saved
+        else:  # probability rows: the softmax times their sums
+            rows, sums = self.saved
+            probs = f"{probs} if {sums} is None else {probs} * {sums}"
+        lines = [f"{t} = subtract({probs}, {rows}{into})"]
         if g_ones and self.reduction != "mean":
             lines[0] += "  # (times the ones backward() starts from: x * 1 is x exactly)"
         else:
@@ -786,8 +807,8 @@ class _CrossEntropyKernel(_Kernel):
 
 # numpy's functions that the generated code calls by their own names (`matmul` is np.matmul):
 # shorter to read, and one lookup instead of two per call.
-_NUMPY_NAMES = ("add", "subtract", "multiply", "divide", "maximum", "greater", "exp", "log",
-                "matmul", "vdot", "array")  # fmt: skip
+_NUMPY_NAMES = ("add", "subtract", "multiply", "divide", "maximum", "minimum", "greater", "exp",
+                "log", "matmul", "vdot", "array")  # fmt: skip
 
 
 class _Plan:

@@ -135,6 +135,29 @@ def test_networks_whose_gradients_meet_replay_exactly(name, reduction):
     assert step.traces == 1
 
 
+@pytest.mark.parametrize("targets", ["int64", "int32", "uint8", "probabilities"])
+def test_the_cross_entropy_kernel_takes_each_kind_of_targets(targets):
+    params = _network_params(12)
+    W1, b1, W2, b2 = params
+
+    def fn(x, t):
+        return al.softmax_cross_entropy((x @ W1 + b1).relu() @ W2 + b2, t, reduction="mean")
+
+    rng = np.random.default_rng(13)
+    if targets == "probabilities":
+        make = lambda: rng.dirichlet(np.ones(4), size=5)  # noqa: E731
+    else:
+        make = lambda: rng.integers(0, 4, 5).astype(targets)  # noqa: E731
+    step = al.compile(fn)
+    run_both(fn, step, [(rng.standard_normal((5, 3)), make()) for _ in range(3)], params)
+    assert step.traces == 1
+    assert any(type(s).__name__ == "_CrossEntropyKernel" for s in step_kernels(step))
+
+
+def step_kernels(step):
+    return [s for plan in step.plans.values() for s in plan.steps.values()]
+
+
 def test_backward_inside_fills_the_grad_of_each_calls_own_arguments():
     params = _network_params(6)
     W1, b1, W2, b2 = params
