@@ -832,7 +832,9 @@ class _Plan:
         grad_mode: bool,
     ) -> None:
         self.kinds, self.shapes = recorder.kinds, recorder.shapes
-        self.arg_slots = arg_slots  # per argument: its slot, or None (a Python value)
+        # The arguments that are Tensors (the signature fixes which), with their slots.
+        self.tensor_args = [(i, slot) for i, slot in enumerate(arg_slots)
+                            if isinstance(args[i], Tensor)]  # fmt: skip
         self.out_slot = recorder.slots[id(out.data)]
         self.outside = [(slot, kind[1]) for slot, kind in enumerate(self.kinds)
                         if kind[0] == "outside"]  # fmt: skip
@@ -1310,10 +1312,11 @@ class Compiled:
         out, plan.saved = plan.forward_code(args, plan.outside_tensors)
         if plan.no_graph:
             return _tensor(out)
-        # The node's inputs: the arguments and outside Tensors that require grad.
+        # The node's inputs: the arguments and outside Tensors that require grad (now).
         edges, wanted = [], []
-        for slot, a in zip(plan.arg_slots, args):
-            if slot is not None and isinstance(a, Tensor) and a.requires_grad:
+        for i, slot in plan.tensor_args:
+            a = args[i]
+            if a.requires_grad:
                 edges.append(a if a._ctx is None else a._ctx)
                 wanted.append(slot)
         for slot, t in plan.outside:
