@@ -10,14 +10,17 @@ How it works:
    the op's class, where each input comes from (an argument, a Tensor the function reads
    from outside such as a module's weights, an earlier op, or a constant), and its
    parameters. The eager result is returned: the first call is an ordinary call.
-2. Replay. Later calls with the same shapes run the recorded program: each op's `forward` on
-   arrays, in the recorded order, with the arguments' and the outside Tensors' current values
-   (so an optimizer may change the weights between calls). No Tensor or node is made per op
-   and no topological sort is needed: `backward` runs the recorded ops' `backward` rules in
-   reverse order and sums each gradient into one buffer per value. The returned Tensor has
-   a single node whose inputs are the Tensors that require grad, so `loss.backward()` fills
-   their `.grad` as usual (and hooks, `al.grad`, accumulation work as for any op). The same
-   operations run in the same order as in the eager call, so the numbers are identical.
+2. Replay. Later calls with the same shapes run the recorded program, generated once as
+   straight-line Python (print `plan.source`), in the recorded order, with the arguments'
+   and the outside Tensors' current values (so an optimizer may change the weights between
+   calls). For the ops of a typical network (matmul, linear, add, relu, cross-entropy) the
+   numpy calls of the op's rules are written out, into arrays allocated once (`out=`); any
+   other op runs its own `forward` on arrays. No Tensor or node is made per op and no
+   topological sort is needed: `backward` runs the recorded ops' backward rules in reverse
+   order, summing gradients where they meet. The returned Tensor has a single node whose
+   inputs are the Tensors that require grad, so `loss.backward()` fills their `.grad` as
+   usual (and hooks, `al.grad`, accumulation work as for any op). The same numpy operations
+   run on the same values as in the eager call, so the numbers are identical.
 
 What cannot be replayed raises instead of giving a stale result. While tracing, the values
 of the arguments and of every op's result are "traced arrays" (a numpy subclass):
@@ -31,7 +34,8 @@ of the arguments and of every op's result are "traced arrays" (a numpy subclass)
   array without asking, and values computed from that would be frozen at the first call.
 Op outputs whose shape depends on values (boolean masks as indices) are checked at every
 replay: a different shape traces again. New argument shapes, dtypes, Python scalar values
-or grad mode trace again too (a cache of the last `cache_size` traces per function).
+or grad mode trace again too (a cache of the last `cache_size` traces per function), and so
+does a Tensor read from outside whose shape or dtype changed since the trace.
 
 A replayed result supports `backward()` (and `al.grad`) but not `create_graph=True`: call
 the function without compiling it for gradients of gradients.
