@@ -466,6 +466,8 @@ class _Rule:
     def __init__(self, ins: _Op, shapes: list) -> None:
         self.cls, self.needs, self.kwargs, self.shape = ins.cls, ins.needs, ins.kwargs, ins.shape
         self.ctx: Any = None
+        self.release = True  # free its saved values after its backward (_Plan: unless a
+        # second backward() inside the function runs it again)
 
     def forward(self, *arrays: Any, **kwargs: Any) -> np.ndarray:
         ctx = self.ctx = self.cls()
@@ -479,7 +481,8 @@ class _Rule:
 
     def backward(self, grad: np.ndarray) -> tuple:
         grads = self.cls.backward(self.ctx, grad)
-        self.ctx = None  # its saved arrays can go
+        if self.release:
+            self.ctx = None  # its saved arrays can go
         if type(grads) is not tuple:
             grads = tuple(grads) if isinstance(grads, list) else (grads,)
         return grads
@@ -861,10 +864,13 @@ class _Plan:
         self.backward_sources: list[str] = []
         self.steps = {k: _kernel(ins, self.shapes) for k, ins in enumerate(recorder.program)
                       if type(ins) is _Op}  # fmt: skip
+        several = sum(type(ins) is _Backward for ins in recorder.program) > 1
         for k, step in self.steps.items():
             if isinstance(step, _Kernel):
                 step.prefix, step.out_name, step.env = f"op{k}", f"op{k}_out", self.env
                 self.env[f"op{k}"] = step
+            else:
+                step.release = not several  # (backward(retain_graph=True), then another)
         results = {self.out_slot} | {slot for _, _, slot in epilogue if slot is not None}
         self.program, self.results = recorder.program, results
         self.readers: dict[int, list[int]] = {}  # slot -> the instructions that read it
@@ -1030,12 +1036,15 @@ class _Plan:
 
         An array may be written over once no backward still to run reads it, when no value
         it holds is a result, and when only kernels read its values (a rule's saved
-        values, or numpy calls, could hold views of it), none after the backward.
+        values, or numpy calls, could hold views of it), none after the backward (and no
+        other backward() follows, which would read them again).
         """
+        usable: set[str] = set()
+        if any(type(ins) is _Backward for ins in self.program[at + 1 :]):
+            return usable, {}  # a later backward() reads the forward's values again
         slots_in: dict[str, list[int]] = {}
         for slot, name in self.buffer_of.items():
             slots_in.setdefault(name, []).append(slot)
-        usable = set()
         for name, slots in slots_in.items():
             readers = [k for slot in slots for k in self.readers.get(slot, ())]
             if not any(slot in self.results for slot in slots) and all(

@@ -236,6 +236,43 @@ def test_values_used_after_a_backward_inside_keep_their_values(after):
     assert compiled.traces == 1
 
 
+@pytest.mark.parametrize("hidden", ["relu", "tanh then relu"])
+def test_two_backwards_inside_one_compiled_step(hidden):
+    # The second backward() reads the forward's values and the rules' saved values again:
+    # the first must leave them as they were.
+    def make(params):
+        W1, b1, W2, b2 = params
+
+        def step(x, labels):
+            h = x @ W1 + b1
+            h = h.relu() if hidden == "relu" else h.tanh().relu()
+            loss = al.softmax_cross_entropy(h @ W2 + b2, labels, reduction="sum")
+            for p in params:
+                p.grad = None
+            loss.backward(retain_graph=True)
+            first = [p.grad for p in params]
+            for p in params:
+                p.grad = None
+            (loss * 2.0).backward()
+            with al.no_grad():
+                for p, g in zip(params, first):
+                    p -= 0.1 * (g + p.grad)
+            return loss
+
+        return step
+
+    eager_params, compiled_params = _network_params(14), _network_params(14)
+    eager, compiled = make(eager_params), al.compile(make(compiled_params))
+    rng = np.random.default_rng(15)
+    for _ in range(4):
+        x, labels = rng.standard_normal((5, 3)), rng.integers(0, 4, 5)
+        assert eager(x, labels).item() == compiled(x, labels).item()
+        for p, q in zip(eager_params, compiled_params, strict=True):
+            np.testing.assert_array_equal(q.data, p.data)
+            np.testing.assert_array_equal(q.grad, p.grad)
+    assert compiled.traces == 1
+
+
 # --- random programs from the test suite's strategies ----------------------------------------
 PROGRAMS = {
     "arithmetic": (
