@@ -328,6 +328,78 @@ def test_random_programs_replay_exactly(name, data):
     assert step.traces == 1
 
 
+# Random networks of the ops with kernels (and a rule between), the loss's backward() inside
+# the function or outside, once or twice: the generated code reuses arrays, never wrongly.
+LAYERS = {
+    "relu": lambda h, first, W, b: h.relu(),
+    "tanh": lambda h, first, W, b: h.tanh(),
+    "h + h": lambda h, first, W, b: h + h,
+    "h + first": lambda h, first, W, b: h + first,
+    "h @ W": lambda h, first, W, b: h @ W,
+    "h + b": lambda h, first, W, b: h + b,
+    "linear": lambda h, first, W, b: al.linear(h, W, b),
+}
+
+
+def _random_network(layers, reduction, backward, dtype, seed):
+    rng = np.random.default_rng(seed)
+    shapes = [(3, 8), (8,), (8, 8), (8, 4), (4,)]
+    params = [Tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
+    W1, b1, W, W2, b2 = params
+
+    def fn(x, labels):
+        h = first = x @ W1 + b1
+        for layer in layers:
+            h = LAYERS[layer](h, first, W, b1)
+        loss = al.softmax_cross_entropy(h @ W2 + b2, labels, reduction=reduction).sum()
+        if backward == "outside":
+            return loss
+        for p in params:
+            p.grad = None
+        loss.backward(retain_graph=backward == "inside, twice")
+        grads = [p.grad for p in params]
+        if backward == "inside, twice":
+            for p in params:
+                p.grad = None
+            (loss * 3.0).backward()
+            grads = [None if g is None else g + p.grad for g, p in zip(grads, params)]
+        with al.no_grad():
+            for p, g in zip(params, grads):
+                if g is not None:
+                    p -= 0.01 * g
+        return loss + h.sum() if backward == "inside, then h" else loss
+
+    return fn, params
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    layers=st.lists(st.sampled_from(list(LAYERS)), max_size=5),
+    reduction=st.sampled_from(["sum", "mean", "none"]),
+    backward=st.sampled_from(["outside", "inside", "inside, then h", "inside, twice"]),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_random_networks_replay_exactly(layers, reduction, backward, dtype):
+    fn, eager_params = _random_network(layers, reduction, backward, dtype, 0)
+    fn_c, compiled_params = _random_network(layers, reduction, backward, dtype, 0)
+    step, rng = al.compile(fn_c), np.random.default_rng(1)
+    for _ in range(3):
+        x, labels = rng.standard_normal((6, 3)).astype(dtype), rng.integers(0, 4, 6)
+        for p in eager_params + compiled_params:
+            p.grad = None
+        expected, got = fn(x, labels), step(x, labels)
+        if backward == "outside":
+            expected.backward()
+            got.backward()
+        np.testing.assert_array_equal(got.data, expected.data)
+        for p, q in zip(eager_params, compiled_params, strict=True):
+            np.testing.assert_array_equal(q.data, p.data)
+            assert (q.grad is None) == (p.grad is None)
+            if p.grad is not None:
+                np.testing.assert_array_equal(q.grad, p.grad)
+    assert step.traces == 1
+
+
 # --- when a call traces again -------------------------------------------------------------------
 def test_new_shapes_dtypes_python_values_and_grad_mode_trace_again():
     w = Tensor(np.ones(3), requires_grad=True)
