@@ -599,15 +599,14 @@ class _LinearKernel(_Kernel):
         The gradient of x comes last: it may go into `spare`, x's own array (x^T @ g has
         read it by then), when nothing else needs x any more.
         """
-        calls = {
-            "gx": f"matmul({g}, {self.w}.T",
-            "gw": f"matmul({self.x}.T, {g}",
-            "gb": f"add.reduce({g}, axis=0",
-        }
+        calls = [  # per input: the name of its gradient's array, and the call (without out=)
+            ("gx", f"matmul({g}, {self.w}.T"),
+            ("gw", f"matmul({self.x}.T, {g}"),
+            ("gb", f"add.reduce({g}, axis=0"),
+        ]
         lines = []
-        order = (1, 2, 0) if len(targets) == 3 else (1, 0)
-        for i in order:
-            (what, call), t, (shape, _) = list(calls.items())[i], targets[i], self.in_shapes[i]
+        for i in (1, 2, 0) if len(targets) == 3 else (1, 0):
+            (what, call), t, (shape, _) = calls[i], targets[i], self.in_shapes[i]
             if t is None:
                 continue
             if fresh[i]:  # a .grad: a new array
@@ -683,10 +682,10 @@ class _AddKernel(_Kernel):
         """As Add.backward: g to both, each summed to its input's shape as engine.sum_to does
         (leading axes first, then the size-1 ones, kept)."""
         lines, private = [], []
-        shape = self.ins.shape
-        passed = sum(t is not None and s == shape for t, (s, _) in zip(targets, self.in_shapes))
+        out_shape = self.ins.shape
+        passed = sum(t is not None and s == out_shape for t, (s, _) in zip(targets, self.in_shapes))
         for t, new, (shape, _) in zip(targets, fresh, self.in_shapes):
-            plan = _sum_plan(self.ins.shape, shape)
+            plan = _sum_plan(out_shape, shape)
             if t is None:
                 private.append(False)
             elif not plan:  # the same shape: g itself (private if it goes nowhere else)
