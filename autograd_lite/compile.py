@@ -10,14 +10,17 @@ How it works:
    the op's class, where each input comes from (an argument, a Tensor the function reads
    from outside such as a module's weights, an earlier op, or a constant), and its
    parameters. The eager result is returned: the first call is an ordinary call.
-2. Replay. Later calls with the same shapes run the recorded program: each op's `forward` on
-   arrays, in the recorded order, with the arguments' and the outside Tensors' current values
-   (so an optimizer may change the weights between calls). No Tensor or node is made per op
-   and no topological sort is needed: `backward` runs the recorded ops' `backward` rules in
-   reverse order and sums each gradient into one buffer per value. The returned Tensor has
-   a single node whose inputs are the Tensors that require grad, so `loss.backward()` fills
-   their `.grad` as usual (and hooks, `al.grad`, accumulation work as for any op). The same
-   operations run in the same order as in the eager call, so the numbers are identical.
+2. Replay. Later calls with the same shapes run the recorded program, generated once as
+   straight-line Python (print `plan.source`), in the recorded order, with the arguments'
+   and the outside Tensors' current values (so an optimizer may change the weights between
+   calls). For the ops of a typical network (matmul, linear, add, relu, cross-entropy) the
+   numpy calls of the op's rules are written out, into arrays allocated once (`out=`); any
+   other op runs its own `forward` on arrays. No Tensor or node is made per op and no
+   topological sort is needed: `backward` runs the recorded ops' backward rules in reverse
+   order, summing gradients where they meet. The returned Tensor has a single node whose
+   inputs are the Tensors that require grad, so `loss.backward()` fills their `.grad` as
+   usual (and hooks, `al.grad`, accumulation work as for any op). The same numpy operations
+   run on the same values as in the eager call, so the numbers are identical.
 
 What cannot be replayed raises instead of giving a stale result. While tracing, the values
 of the arguments and of every op's result are "traced arrays" (a numpy subclass):
@@ -31,7 +34,8 @@ of the arguments and of every op's result are "traced arrays" (a numpy subclass)
   array without asking, and values computed from that would be frozen at the first call.
 Op outputs whose shape depends on values (boolean masks as indices) are checked at every
 replay: a different shape traces again. New argument shapes, dtypes, Python scalar values
-or grad mode trace again too (a cache of the last `cache_size` traces per function).
+or grad mode trace again too (a cache of the last `cache_size` traces per function), and so
+does a Tensor read from outside whose shape or dtype changed since the trace.
 
 A replayed result supports `backward()` (and `al.grad`) but not `create_graph=True`: call
 the function without compiling it for gradients of gradients.
@@ -462,6 +466,8 @@ class _Rule:
     def __init__(self, ins: _Op, shapes: list) -> None:
         self.cls, self.needs, self.kwargs, self.shape = ins.cls, ins.needs, ins.kwargs, ins.shape
         self.ctx: Any = None
+        self.release = True  # free its saved values after its backward (_Plan: unless a
+        # second backward() inside the function runs it again)
 
     def forward(self, *arrays: Any, **kwargs: Any) -> np.ndarray:
         ctx = self.ctx = self.cls()
@@ -475,20 +481,21 @@ class _Rule:
 
     def backward(self, grad: np.ndarray) -> tuple:
         grads = self.cls.backward(self.ctx, grad)
-        self.ctx = None  # its saved arrays can go
+        if self.release:
+            self.ctx = None  # its saved arrays can go
         if type(grads) is not tuple:
             grads = tuple(grads) if isinstance(grads, list) else (grads,)
         return grads
 
 
-# --- kernels: the same numpy calls as an op's rules, into arrays made once ------------------
+# --- kernels: the same numpy calls as an op's rules, written into the generated code --------
 # A replay runs each op's own `forward` and `backward` (`_Rule`). For the ops of a typical
-# network there is a faster way that computes exactly the same numbers: the same numpy
-# calls as the op's rules, each writing into an array allocated once per compiled shape
-# (numpy's `out=`), so a replay allocates (and page-faults) almost nothing. A kernel is an
-# optimisation only: an op without one, or a case a kernel does not take (it returns None
-# from `make`), replays through its rules. tests/test_compile.py checks every kernel against
-# the op's rules bit for bit.
+# network there is a faster way that computes exactly the same numbers: a kernel writes the
+# op's numpy calls straight into the generated code (no Python call per op), each writing
+# into an array allocated once per compiled shape (numpy's `out=`), so a replay allocates
+# (and page-faults) almost nothing. A kernel is an optimisation only: an op without one, or
+# a case a kernel does not take (`make` returns None), replays through its rules.
+# tests/test_compile.py checks every kernel against the op's rules bit for bit.
 _KERNELS: dict | None = None
 
 
@@ -517,11 +524,49 @@ def _arrays_of(in_shapes: list, ndims: tuple) -> bool:
     )
 
 
-class _LinearKernel:
+class _Kernel:
+    """What the kernels share: the arrays they write into, named in the generated code.
+
+    `forward_code(out, ins)` gives the lines computing the op's output into variable `out`
+    from the variables `ins`; `backward_code(g, targets, fresh, g_owned, g_ones)` the lines
+    computing the gradient of each input into variable `targets[i]` (None: not needed) from
+    `g`: a new array where `fresh[i]` (it becomes a `.grad`), else perhaps one of the
+    kernel's own. `g_owned`: nothing but this op reads `g`, so the kernel may write over it;
+    `g_ones`: `g` is the ones that backward() starts from. It returns the lines and, per
+    target, whether its array is private (no other variable holds it).
+    An array the kernel writes into is allocated when the code is generated and is named
+    `op<k>_<what>` (print `plan.source`); `op<k>` is the kernel itself.
+    """
+
+    keeps_output = keeps_inputs = True  # does its backward read its output / its inputs?
+    writes_over: tuple = ()  # which inputs' arrays it may write its output into (see _Plan)
+    exact = True  # its gradients have their inputs' shapes and dtypes: no check needed
+    fresh_output = False  # is its output a new array at every call?
+    saved: tuple = ()  # the forward's variables that its backward reads (set by forward_code)
+
+    def __init__(self, ins: _Op, in_shapes: list) -> None:
+        self.ins, self.in_shapes, self.dtype = ins, in_shapes, in_shapes[0][1]
+        self.prefix = self.out_name = ""  # "op<k>", and the array its output goes to (_Plan)
+        self.env: dict[str, Any] = {}  # the generated code's namespace (_Plan)
+
+    def buffer(self, what: str, shape: tuple, dtype: Any = None) -> str:
+        """The name of this kernel's array `what`, allocated the first time it is asked for."""
+        name = f"{self.prefix}_{what}"
+        if name not in self.env:
+            self.env[name] = np.empty(shape, self.dtype if dtype is None else dtype)
+        return name
+
+    def output(self) -> str:
+        """The name of the array the output goes to (perhaps an input's, see _Plan)."""
+        if self.out_name not in self.env:
+            self.env[self.out_name] = np.empty(self.ins.shape, self.dtype)
+        return self.out_name
+
+
+class _LinearKernel(_Kernel):
     """ops.Linear for a batch of rows: x (N, I) @ W (I, O) + b (O,)."""
 
-    keeps_output, keeps_inputs, writes_over = False, True, ()
-    exact = True
+    keeps_output, keeps_inputs = False, True
 
     @classmethod
     def make(cls, ins: _Op, in_shapes: list) -> Any:
@@ -533,28 +578,45 @@ class _LinearKernel:
         return cls(ins, in_shapes, bias)
 
     def __init__(self, ins: _Op, in_shapes: list, bias: bool) -> None:
-        (x_shape, dtype), (w_shape, _) = in_shapes[:2]
-        need_x, need_w = ins.needs[:2]
-        self.bias, self.need_b = bias, bias and ins.needs[2]
-        self.out = np.empty(ins.shape, dtype)
-        self.gx = np.empty(x_shape, dtype) if need_x else None
-        self.gw = np.empty(w_shape, dtype) if need_w else None
-        self.gb = np.empty(ins.shape[1:], dtype) if self.need_b else None
-        self.x = self.w = None
+        super().__init__(ins, in_shapes)
+        self.bias = bias
+        self.x = self.w = ""
 
-    def forward(self, x, w, b=None):  # as Linear.forward: x @ W, then += b in place
-        out = np.matmul(x, w, out=self.out)
-        if b is not None:
-            np.add(out, b, out=out)
-        self.x, self.w = x, w
-        return out
+    def forward_code(self, out: str, ins: list[str]) -> list[str]:
+        """As Linear.forward: x @ W, then += b in place."""
+        self.x, self.w = ins[:2]
+        self.saved = (self.x, self.w)
+        lines = [f"{out} = matmul({self.x}, {self.w}, out={self.output()})"]
+        if self.bias:
+            lines.append(f"add({out}, {ins[2]}, out={out})")
+        return lines
 
-    def backward(self, g):  # as Linear.backward: g @ W^T, x^T @ g, and g for the bias
-        gx = None if self.gx is None else np.matmul(g, self.w.T, out=self.gx)
-        gw = None if self.gw is None else np.matmul(self.x.T, g, out=self.gw)
-        if not self.bias:
-            return gx, gw
-        return gx, gw, np.add.reduce(g, axis=0, out=self.gb) if self.need_b else None
+    def backward_code(
+        self, g: str, targets: list, fresh: list, g_owned: bool, g_ones: bool, spare: Any
+    ) -> tuple:
+        """As Linear.backward: g @ W^T, x^T @ g, and g summed over rows for the bias.
+
+        The gradient of x comes last: it may go into `spare`, x's own array (x^T @ g has
+        read it by then), when nothing else needs x any more.
+        """
+        calls = [  # per input: the name of its gradient's array, and the call (without out=)
+            ("gx", f"matmul({g}, {self.w}.T"),
+            ("gw", f"matmul({self.x}.T, {g}"),
+            ("gb", f"add.reduce({g}, axis=0"),
+        ]
+        lines = []
+        for i in (1, 2, 0) if len(targets) == 3 else (1, 0):
+            (what, call), t, (shape, _) = calls[i], targets[i], self.in_shapes[i]
+            if t is None:
+                continue
+            if fresh[i]:  # a .grad: a new array
+                into = ""
+            elif i == 0 and spare is not None:
+                into = f", out={spare}"
+            else:
+                into = f", out={self.buffer(what, shape)}"
+            lines.append(f"{t} = {call}{into})")
+        return lines, [t is not None for t in targets]
 
 
 class _MatMulKernel(_LinearKernel):
@@ -565,31 +627,41 @@ class _MatMulKernel(_LinearKernel):
         return cls(ins, in_shapes, False) if _arrays_of(in_shapes, (2, 2)) else None
 
 
-class _ReLUKernel:
+class _ReLUKernel(_Kernel):
     """ops.ReLU: max(a, 0); its gradient where the output is positive."""
 
-    keeps_output, keeps_inputs, writes_over = True, False, (0,)
-    exact = True
+    keeps_output, keeps_inputs, writes_over = False, False, (0,)
 
     @classmethod
     def make(cls, ins: _Op, in_shapes: list) -> Any:
         return cls(ins, in_shapes) if _arrays_of(in_shapes, (len(ins.shape),)) else None
 
-    def __init__(self, ins: _Op, in_shapes: list) -> None:
-        dtype = in_shapes[0][1]
-        self.out = np.empty(ins.shape, dtype)
-        self.mask = np.empty(ins.shape, bool)
-        self.grad = np.empty(ins.shape, dtype)
+    def forward_code(self, out: str, ins: list[str]) -> list[str]:
+        """As ReLU.forward: np.maximum(a, 0). Where the output is positive (what its backward
+        needs) is noted at once, while the output is at hand: the backward needs no more of
+        the output, whose array the next ops may then write over."""
+        lines = [f"{out} = maximum({ins[0]}, 0, out={self.output()})"]
+        if self.ins.needs[0]:
+            lines.append(f"greater({out}, 0, out={self.buffer('mask', self.ins.shape, bool)})")
+        return lines
 
-    def forward(self, a):  # as ReLU.forward: np.maximum(a, 0)
-        return np.maximum(a, 0, out=self.out)
+    def backward_code(
+        self, g: str, targets: list, fresh: list, g_owned: bool, g_ones: bool, spare: Any
+    ) -> tuple:
+        """As ReLU.backward: g * (out > 0), over g itself when nothing else reads g."""
+        (t,), (new,) = targets, fresh
+        if t is None:
+            return [], [False]
+        if new:  # a .grad: a new array
+            into = ""
+        elif g_owned:  # over g itself: one array less to go through
+            into = f", out={g}"
+        else:
+            into = f", out={self.buffer('grad', self.ins.shape)}"
+        return [f"{t} = multiply({g}, {self.prefix}_mask{into})"], [True]
 
-    def backward(self, g):  # as ReLU.backward: g * (out > 0)
-        np.greater(self.out, 0, out=self.mask)
-        return (np.multiply(g, self.mask, out=self.grad),)
 
-
-class _AddKernel:
+class _AddKernel(_Kernel):
     """ops.Add of two traced arrays of one dtype (broadcasting; the replay sums back)."""
 
     keeps_output, keeps_inputs, writes_over = False, False, (0, 1)
@@ -600,24 +672,39 @@ class _AddKernel:
             return None
         return cls(ins, in_shapes)
 
-    exact = True  # its gradients have their inputs' shapes: no check needed
+    def forward_code(self, out: str, ins: list[str]) -> list[str]:
+        """As Add.forward: a + b."""
+        return [f"{out} = add({ins[0]}, {ins[1]}, out={self.output()})"]
 
-    def __init__(self, ins: _Op, in_shapes: list) -> None:
-        self.out = np.empty(ins.shape, in_shapes[0][1])
-        # Each input's gradient: the output's, summed over the axes broadcasting added, as
-        # engine.sum_to sums them (leading axes first, then the size-1 ones, kept).
-        self.sums = [_sum_plan(ins.shape, shape) if need else None
-                     for need, (shape, _) in zip(ins.needs, in_shapes)]  # fmt: skip
+    def backward_code(
+        self, g: str, targets: list, fresh: list, g_owned: bool, g_ones: bool, spare: Any
+    ) -> tuple:
+        """As Add.backward: g to both, each summed to its input's shape as engine.sum_to does
+        (leading axes first, then the size-1 ones, kept)."""
+        lines, private = [], []
+        out_shape = self.ins.shape
+        passed = sum(t is not None and s == out_shape for t, (s, _) in zip(targets, self.in_shapes))
+        for t, new, (shape, _) in zip(targets, fresh, self.in_shapes):
+            plan = _sum_plan(out_shape, shape)
+            if t is None:
+                private.append(False)
+            elif not plan:  # the same shape: g itself (private if it goes nowhere else)
+                lines.append(f"{t} = {g}.copy()" if new else f"{t} = {g}")
+                private.append(new or (g_owned and passed == 1))
+            else:
+                lead, axes = plan
+                expr = g
+                if lead:
+                    expr = f"add.reduce({expr}, axis={0 if lead == 1 else tuple(range(lead))})"
+                if axes:
+                    expr = f"add.reduce({expr}, axis={axes}, keepdims=True)"
+                lines.append(f"{t} = {expr}")
+                private.append(True)
+        return lines, private
 
-    def forward(self, a, b):  # as Add.forward: a + b
-        return np.add(a, b, out=self.out)
 
-    def backward(self, g):  # as Add.backward: the gradient to both, summed to its shape
-        return tuple(None if plan is None else _apply_sum(g, plan) for plan in self.sums)
-
-
-def _sum_plan(out_shape: tuple, shape: tuple) -> tuple | None:
-    """How engine.sum_to takes a gradient of `out_shape` to `shape`: (lead, axes), or None."""
+def _sum_plan(out_shape: tuple, shape: tuple) -> tuple:
+    """How engine.sum_to takes a gradient of `out_shape` to `shape`: (lead, axes), or ()."""
     if out_shape == shape:
         return ()
     lead = len(out_shape) - len(shape)
@@ -626,23 +713,11 @@ def _sum_plan(out_shape: tuple, shape: tuple) -> tuple | None:
     return (lead, axes)
 
 
-def _apply_sum(g: np.ndarray, plan: tuple) -> np.ndarray:
-    """The same sums as engine.sum_to, by a plan made once."""
-    if not plan:
-        return g
-    lead, axes = plan
-    if lead:
-        g = g.sum(axis=0 if lead == 1 else tuple(range(lead)))
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g
-
-
-class _CrossEntropyKernel:
+class _CrossEntropyKernel(_Kernel):
     """ops.SoftmaxCrossEntropy: (N, C) logits, labels or probability rows."""
 
-    keeps_output, keeps_inputs, writes_over = False, True, ()
-    exact = True
+    keeps_output, keeps_inputs = False, True
+    fresh_output = True  # the loss: np.array(...), or a sum of rows
 
     @classmethod
     def make(cls, ins: _Op, in_shapes: list) -> Any:
@@ -651,101 +726,189 @@ class _CrossEntropyKernel:
         return cls(ins, in_shapes)
 
     def __init__(self, ins: _Op, in_shapes: list) -> None:
-        (shape, dtype) = in_shapes[0]
-        n = shape[0]
+        super().__init__(ins, in_shapes)
         self.reduction = ins.kwargs.get("reduction", "mean")
-        self.top = np.empty((n, 1), dtype)
-        self.shifted = np.empty(shape, dtype)
-        self.exps = np.empty(shape, dtype)
-        self.total = np.empty((n, 1), dtype)
-        self.log_total = np.empty((n, 1), dtype)
-        self.probs = np.empty(shape, dtype)
-        self.gaps = np.empty(shape, dtype)
-        self.grad = np.empty(shape, dtype)
-        self.rows = self.row_sums = None
-        self.eye = np.eye(shape[1], dtype=dtype)
+        self.eye = np.eye(in_shapes[0][0][1], dtype=self.dtype)
+        # Class labels (N,), the usual targets: one-hot rows made in the generated code. (Their
+        # shape and dtype are the traced call's: an argument's are in the signature.)
+        shape, dtype = in_shapes[1]
+        self.labels = len(shape) == 1 and dtype.kind in "iu" and shape[0] > 0
 
-    def _rows(self, targets, logits):
-        """The one-hot rows of labels, as ops._target_rows makes them (or its error)."""
-        from autograd_lite.ops import _target_rows
-
-        kind = targets.dtype.kind
-        labels = targets.ndim == 1 and kind in "iu" and targets.size
-        if labels and (kind == "u" or targets.min() >= 0):  # (numpy counts -1 from the end)
+    def rows(self, targets: np.ndarray, logits: np.ndarray) -> tuple:
+        """The targets as rows (one-hot rows of labels, as ops._target_rows makes them, or its
+        error), and for probability rows their sums (else None). For targets that are not
+        labels, and for the error of a label out of range."""
+        dtype = targets.dtype
+        labels = targets.ndim == 1 and dtype.kind in "iu" and targets.size
+        # (take(), like indexing, would count a negative label from the end: checked first)
+        if labels and (dtype.kind == "u" or np.minimum.reduce(targets) >= 0):
             try:
-                return self.eye[targets]
+                return self.eye.take(targets, axis=0), None  # (the rows of eye[targets])
             except IndexError:
                 pass  # a label too large: _target_rows says which
-        return _target_rows(targets, logits)
+        from autograd_lite.ops import _target_rows
 
-    def forward(self, logits, targets):  # as SoftmaxCrossEntropy.forward, step by step
-        rows = self.rows = self._rows(targets, logits)
-        row_sums = None if rows is not targets else targets.sum(axis=1, keepdims=True)
-        self.row_sums = row_sums
-        np.maximum.reduce(logits, axis=1, keepdims=True, out=self.top)
-        shifted = np.subtract(logits, self.top, out=self.shifted)
-        exps = np.exp(shifted, out=self.exps)
-        total = np.add.reduce(exps, axis=1, keepdims=True, out=self.total)
-        gaps = np.subtract(np.log(total, out=self.log_total), shifted, out=self.gaps)
-        np.divide(exps, total, out=self.probs)
-        if self.reduction == "none":
-            return (rows * gaps).sum(axis=1)
-        loss = np.vdot(rows, gaps)
-        return np.array(loss / len(logits) if self.reduction == "mean" else loss)
+        rows = _target_rows(targets, logits)
+        return rows, None if rows is not targets else targets.sum(axis=1, keepdims=True)
 
-    def backward(self, g):  # as SoftmaxCrossEntropy.backward
-        probs = self.probs if self.row_sums is None else self.probs * self.row_sums
-        out = np.subtract(probs, self.rows, out=self.grad)
-        n = out.shape[0]
+    def forward_code(self, out: str, ins: list[str]) -> list[str]:
+        """As SoftmaxCrossEntropy.forward, step by step."""
+        logits, targets = ins
+        (n, c), p = self.in_shapes[0][0], self.prefix
+        rows, sums = self.saved = (f"{p}_rows", f"{p}_sums")
+        top, total, log_total = (self.buffer(w, (n, 1)) for w in ("top", "total", "log_total"))
+        shifted, exps, gaps, probs = (self.buffer(w, (n, c)) for w in ("shifted", "exps", "gaps",
+                                                                         "probs"))  # fmt: skip
+        if self.labels:  # as ops.one_hot_rows: the rows of eye[labels], labels checked
+            self.saved = (rows,)
+            self.env[f"{p}_eye"] = self.eye
+            lines = ["try:"]
+            if self.in_shapes[1][1].kind == "i":  # (take() would count -1 from the end)
+                lines.append(f"    if minimum.reduce({targets}) < 0: raise IndexError")
+            lines += [
+                f"    {rows} = {p}_eye.take({targets}, axis=0)",
+                "except IndexError:",
+                f"    {rows}, _ = {p}.rows({targets}, {logits})  # raises as an eager call does",
+            ]
+        else:
+            lines = [f"{rows}, {sums} = {p}.rows({targets}, {logits})"]
+        lines += [
+            f"maximum.reduce({logits}, axis=1, keepdims=True, out={top})",
+            f"subtract({logits}, {top}, out={shifted})",
+            f"exp({shifted}, out={exps})",
+            f"add.reduce({exps}, axis=1, keepdims=True, out={total})",
+            f"subtract(log({total}, out={log_total}), {shifted}, out={gaps})",
+            f"divide({exps}, {total}, out={probs})",
+        ]
         if self.reduction == "none":
-            return np.multiply(out, g.reshape((n, 1)), out=out), None
-        return np.multiply(out, g / n if self.reduction == "mean" else g, out=out), None
+            lines.append(f"{out} = ({rows} * {gaps}).sum(axis=1)")
+        elif self.reduction == "mean":
+            lines.append(f"{out} = array(vdot({rows}, {gaps}) / {n})")
+        else:
+            lines.append(f"{out} = array(vdot({rows}, {gaps}))")
+        return lines
+
+    def backward_code(
+        self, g: str, targets: list, fresh: list, g_owned: bool, g_ones: bool, spare: Any
+    ) -> tuple:
+        """As SoftmaxCrossEntropy.backward: (probs - rows), times g as the reduction scales."""
+        t, new = targets[0], fresh[0]
+        if t is None:
+            return [], [False, False]
+        (n, c), probs = self.in_shapes[0][0], f"{self.prefix}_probs"
+        into = "" if new else f", out={self.buffer('grad', (n, c))}"
+        if self.labels:
+            (rows,) = self.saved
+        else:  # probability rows: the softmax times their sums
+            rows, sums = self.saved
+            probs = f"{probs} if {sums} is None else {probs} * {sums}"
+        lines = [f"{t} = subtract({probs}, {rows}{into})"]
+        if g_ones and self.reduction != "mean":
+            lines[0] += "  # (times the ones backward() starts from: x * 1 is x exactly)"
+        else:
+            scale = {"none": f"{g}.reshape(({n}, 1))", "mean": f"{g} / {n}", "sum": g}
+            lines.append(f"multiply({t}, {scale[self.reduction]}, out={t})")
+        return lines, [True, False]
+
+
+# numpy's functions that the generated code calls by their own names (`matmul` is np.matmul):
+# shorter to read, and one lookup instead of two per call.
+_NUMPY_NAMES = ("add", "subtract", "multiply", "divide", "maximum", "minimum", "greater", "exp",
+                "log", "matmul", "vdot", "array")  # fmt: skip
 
 
 class _Plan:
     """The recorded program of one traced call, as generated straight-line Python.
 
     `forward(args, outside)` computes the program's values in the recorded order (ops, numpy
-    calls, and `backward()` if the function called it) and returns the output;
-    `backward_for(wanted)(grad)` runs the ops' backward rules in reverse order and returns the
-    gradients of the slots in `wanted`. Print `plan.source` to read them: no loop over
-    instructions and no graph, one line per call.
+    calls, and `backward()` if the function called it), sets on the input Tensors what the
+    traced call set (the epilogue), and returns the output and the values its backward reads;
+    `backward_for(wanted)(grad, saved)` runs the ops' backward rules in reverse order and
+    returns the gradients of the slots in `wanted`, each a new array. Print `plan.source` to
+    read them: no loop over instructions and no graph, one line per numpy call.
     """
 
-    def __init__(self, recorder: _Recorder, out: Tensor, arg_slots: list, epilogue: list) -> None:
+    def __init__(
+        self,
+        recorder: _Recorder,
+        out: Tensor,
+        args: tuple,
+        arg_slots: list,
+        epilogue: list,
+        grad_mode: bool,
+    ) -> None:
         self.kinds, self.shapes = recorder.kinds, recorder.shapes
-        self.arg_slots = arg_slots  # per argument: its slot, or None (a Python value)
+        # The arguments that are Tensors (the signature fixes which), with their slots.
+        self.tensor_args = [(i, slot) for i, slot in enumerate(arg_slots)
+                            if isinstance(args[i], Tensor)]  # fmt: skip
         self.out_slot = recorder.slots[id(out.data)]
         self.outside = [(slot, kind[1]) for slot, kind in enumerate(self.kinds)
                         if kind[0] == "outside"]  # fmt: skip
         self.outside_tensors = [t for _, t in self.outside]
-        self.epilogue = epilogue
         self.consumed = any(type(ins) is _Backward for ins in recorder.program)
+        # No graph for the result: backward() ran inside, or grad mode was off (as it is at
+        # every replay of this plan: grad mode is part of the signature).
+        self.no_graph = self.consumed or not grad_mode
         self.generation = 0  # replays so far: a result's backward needs its own replay's values
+        self.saved: tuple = ()  # the last replay's values that its backward reads
         self.env: dict[str, Any] = {
             "np": np,
             "_conform": engine._conform,
             "_Retrace": _Retrace,
+            **{name: getattr(np, name) for name in _NUMPY_NAMES},
         }
-        self.ops: list[tuple[_Op, str]] = []  # the ops so far, with their backward's name
+        self.ops: list[tuple[_Op, int]] = []  # the ops so far, with their index in the program
+        self.fresh: set[int] = set()  # slots whose value is a new array at every replay
         self._backwards: dict[tuple, Callable] = {}
         self.backward_sources: list[str] = []
         self.steps = {k: _kernel(ins, self.shapes) for k, ins in enumerate(recorder.program)
                       if type(ins) is _Op}  # fmt: skip
-        self._share_buffers(recorder.program)
-        lines = ["def forward(args, outside):"]
-        lines += [
-            f"    v{slot} = args[{i}]" for i, slot in enumerate(arg_slots) if slot is not None
-        ]
-        lines += [f"    v{slot} = outside[{n}].data" for n, (slot, _) in enumerate(self.outside)]
+        several = sum(type(ins) is _Backward for ins in recorder.program) > 1
+        for k, step in self.steps.items():
+            if isinstance(step, _Kernel):
+                step.prefix, step.out_name, step.env = f"op{k}", f"op{k}_out", self.env
+                self.env[f"op{k}"] = step
+            else:
+                step.release = not several  # (backward(retain_graph=True), then another)
+        results = {self.out_slot} | {slot for _, _, slot in epilogue if slot is not None}
+        self.program, self.results = recorder.program, results
+        self.readers: dict[int, list[int]] = {}  # slot -> the instructions that read it
         for k, ins in enumerate(recorder.program):
-            lines += self._forward_lines(k, ins)
-        kept = "".join(f"v{slot}, " for _, _, slot in epilogue if slot is not None)
-        lines.append(f"    return v{self.out_slot}, ({kept})")  # and what the epilogue sets
+            refs = _refs(getattr(ins, "args", ())) + _refs(getattr(ins, "kwargs", {}))
+            if type(ins) is _Backward and type(ins.seed) is _Ref:
+                refs.append(ins.seed.slot)
+            for slot in refs:
+                self.readers.setdefault(slot, []).append(k)
+        self._share_buffers(recorder.program, results)
+        self.buffer_of = {  # slot -> the name of the kernel's array that holds it
+            ins.out: self.steps[k].out_name
+            for k, ins in enumerate(recorder.program)
+            if isinstance(self.steps.get(k), _Kernel)
+        }
+        lines = ["def forward(args, outside):"]
+        for i, slot in enumerate(arg_slots):
+            if slot is not None:
+                data = ".data" if isinstance(args[i], Tensor) else ""
+                lines.append(f"    v{slot} = args[{i}]{data}")
+        for n, (slot, _) in enumerate(self.outside):  # read afresh: an optimizer changes them
+            self.env[f"s{slot}"], self.env[f"d{slot}"] = self.shapes[slot]
+            lines.append(f"    v{slot} = outside[{n}].data")
+            lines.append(f"    if v{slot}.shape != s{slot} or v{slot}.dtype != d{slot}:")
+            lines.append("        raise _Retrace  # the traced call saw another shape or dtype")
+        for k, ins in enumerate(recorder.program):
+            lines += ["    " + line for line in self._instruction_lines(k, ins, results)]
+        lines += self._epilogue_lines(epilogue, args)
+        self.saved_names = [] if self.consumed else list(dict.fromkeys(
+            name for _, k in self.ops for name in getattr(self.steps[k], "saved", ())))  # fmt: skip
+        result = f"v{self.out_slot}"
+        if self.out_slot not in self.fresh or self.out_slot in results - {self.out_slot}:
+            result += ".copy()"  # the replay's arrays are reused; the result is the caller's
+        saved = "".join(f"{name}, " for name in self.saved_names)
+        lines.append(f"    return {result}, ({saved})")
         self.forward_source = "\n".join(lines)
         self.forward_code = self._define(self.forward_source, "forward")
 
-    def _share_buffers(self, program: list) -> None:
+    def _share_buffers(self, program: list, results: set) -> None:
         """Let a kernel write its output over an input's array when nothing else needs it.
 
         In `x @ W + b` then relu, the sum and the relu can both land in the product's array:
@@ -753,17 +916,11 @@ class _Plan:
         input's array may be written over when a kernel made it, it has this one reader,
         neither its maker's nor this op's backward keeps it, and it is not a result.
         """
-        readers: dict[int, int] = {}  # slot -> how many instructions read it
+        readers = {slot: len(ks) for slot, ks in self.readers.items()}  # how many read it
         maker: dict[int, int] = {}  # slot -> the op (index) whose kernel output it is
         for k, ins in enumerate(program):
-            for ref in _refs(getattr(ins, "args", ())) + _refs(getattr(ins, "kwargs", {})):
-                readers[ref] = readers.get(ref, 0) + 1
-            if type(ins) is _Backward:
-                for ref in [ins.seed.slot] if type(ins.seed) is _Ref else []:
-                    readers[ref] = readers.get(ref, 0) + 1
-            if type(ins) is _Op and hasattr(self.steps[k], "out"):
+            if type(ins) is _Op and isinstance(self.steps[k], _Kernel):
                 maker[ins.out] = k
-        results = {self.out_slot} | {slot for _, _, slot in self.epilogue if slot is not None}
         for k, ins in enumerate(program):
             step = self.steps.get(k)
             if step is None or not step.writes_over:
@@ -779,33 +936,77 @@ class _Plan:
                     or self.shapes[ref.slot] != (ins.shape, self.shapes[ins.out][1])
                 ):
                     continue
-                step.out = self.steps[made_by].out  # this op's result goes there
+                step.out_name = self.steps[made_by].out_name  # this op's result goes there
                 break
 
-    def _forward_lines(self, k: int, ins: Any) -> list[str]:
+    def _instruction_lines(self, k: int, ins: Any, results: set) -> list[str]:
+        """The lines of instruction `k` of the program in the generated forward."""
         env = self.env
-        if type(ins) is _Backward:  # the function's own loss.backward()
+        if type(ins) is _Backward:  # the function's own loss.backward(), inline
+            seed = f"ones{ins.out}" if ins.seed is None else _code(ins.seed, env, f"seed{k}")
+            env[f"ones{ins.out}"] = np.ones(*self.shapes[ins.out])
             wanted = tuple(data for data, _ in ins.grads)
-            env[f"bw{k}"] = self._generate_backward(wanted, ins.out, len(self.ops))
-            seed = "None" if ins.seed is None else _code(ins.seed, env, f"seed{k}")
-            names = "".join(f"v{g}, " for _, g in ins.grads)
-            return [f"    {names}= bw{k}({seed})"] if names else [f"    bw{k}({seed})"]
+            body, grads = self._backward_lines(wanted, ins.out, k, seed_ones=ins.seed is None)
+            self.fresh.update(slot for _, slot in ins.grads)  # (the backward's are new arrays)
+            return [
+                f"# backward() from v{ins.out}",
+                f"g{ins.out} = {seed}",
+                *body,
+                *(f"v{slot} = {grad}" for (_, slot), grad in zip(ins.grads, grads)),
+            ]
         if type(ins) is _Op:
             step = self.steps[k]
+            self.ops.append((ins, k))
+            if isinstance(step, _Kernel):
+                if step.fresh_output:
+                    self.fresh.add(ins.out)
+                code = step.forward_code(f"v{ins.out}", [f"v{a.slot}" for a in ins.args])
+                return [f"# {ins.cls.__name__}", *code]
             env[f"f{k}"], env[f"b{k}"] = step.forward, step.backward
-            self.ops.append((ins, f"b{k}"))
-            kwargs = ins.kwargs if ins.dynamic else {}  # (a kernel keeps the constant ones)
-            return [f"    v{ins.out} = f{k}({_call_code(ins.args, kwargs, env, f'k{k}')})"]
-        env[f"f{k}"] = ins.fn
-        call = f"f{k}({_call_code(ins.args, ins.kwargs, env, f'k{k}')})"
+            kwargs = ins.kwargs if ins.dynamic else {}  # (the rule keeps the constant ones)
+            return [f"v{ins.out} = f{k}({_call_code(ins.args, kwargs, env, f'k{k}')})"]
+        fn, kwargs = ins.fn, ins.kwargs
+        if isinstance(getattr(fn, "__self__", None), np.ufunc) and fn.__name__ == "__call__":
+            fn = fn.__self__  # `ufunc.__call__`: the ufunc itself
+            if (  # one new array: into an array of its own, allocated once
+                fn.nout == 1
+                and len(ins.args) == fn.nin
+                and not kwargs
+                and ins.shape
+                and ins.out not in results  # (a result must be a new array)
+            ):
+                kwargs = {"out": np.empty(*self.shapes[ins.out])}
+        if isinstance(fn, np.ufunc) and getattr(np, fn.__name__, None) is fn:
+            name = fn.__name__  # a numpy ufunc: called by its name
+            env[name] = fn
+        else:
+            name = f"f{k}"
+            env[name] = fn
+        call = f"{name}({_call_code(ins.args, kwargs, env, f'k{k}')})"
         if ins.fixed_shape:  # a ufunc: its result's shape follows from its inputs' shapes
-            return [
-                f"    v{ins.out} = {call}" if ins.shape else f"    v{ins.out} = np.asarray({call})"
-            ]
+            return [f"v{ins.out} = {call}" if ins.shape else f"v{ins.out} = np.asarray({call})"]
         return [
-            f"    v{ins.out} = np.asarray({call})",
-            f"    if v{ins.out}.shape != {ins.shape!r}: raise _Retrace",
+            f"v{ins.out} = np.asarray({call})",
+            f"if v{ins.out}.shape != {ins.shape!r}: raise _Retrace",
         ]
+
+    def _epilogue_lines(self, epilogue: list, args: tuple) -> list[str]:
+        """Set on the input Tensors what the traced call set (see `_epilogue`)."""
+        lines, handed_out = [], set()
+        for what, t, slot in epilogue:
+            i = next((i for i, a in enumerate(args) if a is t), None)  # an argument?
+            if i is None:  # a Tensor read from outside
+                n = next(n for n, u in enumerate(self.outside_tensors) if u is t)
+            where = f"args[{i}]" if i is not None else f"outside[{n}]"
+            if slot is None:
+                value = "None"
+            elif slot in self.fresh and slot not in handed_out and slot != self.out_slot:
+                value = f"v{slot}"  # a new array already: it is the caller's
+            else:
+                value = f"np.array(v{slot})"  # the replay's own: a copy for the caller
+            handed_out.add(slot)
+            lines.append(f"    {where}.{what} = {value}")
+        return lines
 
     def _define(self, source: str, name: str) -> Callable:
         exec(builtins.compile(source, f"<al.compile {name}>", "exec"), self.env)  # noqa: S102
@@ -815,48 +1016,173 @@ class _Plan:
         """The generated backward from the output to the slots in `wanted`."""
         fn = self._backwards.get(wanted)
         if fn is None:
-            fn = self._backwards[wanted] = self._generate_backward(
-                wanted, self.out_slot, len(self.ops)
-            )
+            out = self.out_slot
+            name = f"backward{len(self.backward_sources)}"
+            body, grads = self._backward_lines(wanted, out, len(self.program))
+            lines = [f"def {name}(g{out}, saved):"]
+            if self.saved_names:
+                lines.append(f"    {', '.join(self.saved_names)}, = saved  # the forward's values")
+            lines += ["    " + line for line in body]
+            lines.append(f"    return ({''.join(f'{g}, ' for g in grads)})")
+            source = "\n".join(lines)
+            self.backward_sources.append(source)
+            fn = self._backwards[wanted] = self._define(source, name)
         return fn
 
-    def _generate_backward(self, wanted: tuple[int, ...], out: int, n_ops: int) -> Callable:
-        """Code for the gradients of `wanted` from `out`, through the first `n_ops` ops."""
-        ops = self.ops[:n_ops]
+    def _spares(self, at: int) -> tuple[set[str], dict[str, int]]:
+        """The kernels' forward arrays that a backward run at instruction `at` may write
+        gradients into, and for each array the first op whose backward reads it.
+
+        An array may be written over once no backward still to run reads it, when no value
+        it holds is a result, and when only kernels read its values (a rule's saved
+        values, or numpy calls, could hold views of it), none after the backward (and no
+        other backward() follows, which would read them again).
+        """
+        usable: set[str] = set()
+        if any(type(ins) is _Backward for ins in self.program[at + 1 :]):
+            return usable, {}  # a later backward() reads the forward's values again
+        slots_in: dict[str, list[int]] = {}
+        for slot, name in self.buffer_of.items():
+            slots_in.setdefault(name, []).append(slot)
+        for name, slots in slots_in.items():
+            readers = [k for slot in slots for k in self.readers.get(slot, ())]
+            if not any(slot in self.results for slot in slots) and all(
+                k < at and isinstance(self.steps.get(k), _Kernel) for k in readers
+            ):
+                usable.add(name)
+        first_reader: dict[str, int] = {}
+        for k, step in self.steps.items():
+            if isinstance(step, _Kernel):
+                read = [a.slot for a in step.ins.args] if step.keeps_inputs else []
+                read += [step.ins.out] if step.keeps_output else []
+                for name in {self.buffer_of[slot] for slot in read if slot in self.buffer_of}:
+                    first_reader[name] = min(first_reader.get(name, k), k)
+        return usable, first_reader
+
+    def _backward_lines(
+        self, wanted: tuple[int, ...], out: int, at: int, seed_ones: bool = False
+    ) -> tuple[list[str], list[str]]:
+        """Lines for the gradients of `wanted` from `g<out>` (`seed_ones`: it is all ones),
+        through the ops recorded so far (for a backward at instruction `at`), and per wanted
+        slot the expression of its gradient (a new array, or None).
+
+        While generating, it follows what each gradient variable `g<slot>` holds: nothing
+        yet (no line needed), an array, or "maybe" one (an op's rule may give None). So a
+        kernel's lines need no `is None` test, a first gradient goes straight into its
+        variable, and sums are written out only where gradients meet. It also follows which
+        gradients are new arrays (`fresh`: one can become a `.grad` without a copy) and which
+        no other variable holds (`private`: the next kernel may write over them). A product's
+        gradient may go into a forward array that no backward reads any more (`_spares`).
+        """
+        ops = self.ops
+        usable, first_reader = self._spares(at)
+        taken: set[str] = set()  # spare arrays that now hold a gradient
         # The slots that lead to a wanted one: only their rules need to run. An op's output
         # leads to one if one of its inputs does (inputs come first in program order).
         needed = set(wanted)
         for ins, _ in ops:
             if any(type(a) is _Ref and a.slot in needed for a in ins.args):
                 needed.add(ins.out)
-        name = f"backward{len(self.backward_sources)}"
-        shape, dtype = self.shapes[out]
-        self.env[f"ones{out}"] = np.ones(shape, dtype)
-        lines = [f"def {name}(g{out}):", f"    if g{out} is None: g{out} = ones{out}"]
-        lines += [f"    g{slot} = None" for slot in sorted(needed - {out})]
-        for ins, rule in reversed(ops):
-            if ins.out not in needed:
+        state: dict[int, str] = {out: "array"}  # slot -> "array" | "maybe" (absent: None)
+        fresh: set[int] = set()
+        private: set[int] = set()
+        undefined: set[int] = set()  # "maybe" gradients that need a `g<slot> = None` first
+        lines: list[str] = []
+        for ins, k in reversed(ops):
+            holds = state.pop(ins.out, None)
+            if ins.out not in needed or holds is None:
                 continue
-            targets = [a.slot if type(a) is _Ref and a.slot in needed else None
-                       for a in ins.args]  # fmt: skip
-            names = [f"t{n}" if t is not None else "_" for n, t in enumerate(targets)]
-            lines.append(f"    if g{ins.out} is not None:")
-            lines.append(f"        {', '.join(names)}, = {rule}(g{ins.out})")
-            lines.append(f"        g{ins.out} = None  # passed on")
-            exact = self.steps[int(rule[1:])].exact  # (the step's backward is `b<k>`)
+            g, step = f"g{ins.out}", self.steps[k]
+            targets = [a.slot if type(a) is _Ref and a.slot in needed else None for a in ins.args]
+            kernel = isinstance(step, _Kernel)
+            if kernel:
+                targets = [s if need else None for s, need in zip(targets, ins.needs)]
+            # Each gradient into a variable t<n>, or straight into g<slot> if it is the first.
+            names: list[str | None] = []
+            for n, slot in enumerate(targets):
+                first = (
+                    kernel and holds == "array" and slot not in state and slot not in targets[:n]
+                )
+                names.append(None if slot is None else f"g{slot}" if first else f"t{n}")
+            if kernel:
+                spare = None
+                if isinstance(step, _LinearKernel) and targets[0] is not None:
+                    name = self.buffer_of.get(targets[0])
+                    others = {self.buffer_of.get(a.slot) for a in ins.args[1:]}
+                    if (
+                        name in usable
+                        and name not in taken
+                        and name not in others
+                        and first_reader.get(name, k) >= k  # no backward still to run reads it
+                    ):
+                        spare = name
+                        taken.add(name)
+                body, own = step.backward_code(
+                    g, names, [s in wanted for s in targets], ins.out in private,
+                    seed_ones and ins.out == out, spare,
+                )  # fmt: skip
+            else:
+                body = [f"{', '.join(n or '_' for n in names)}, = b{k}({g})",
+                        f"{g} = None  # passed on"]  # fmt: skip
+                own = [False] * len(targets)
             for n, slot in enumerate(targets):
                 if slot is None:
                     continue
-                self.env[f"s{slot}"], self.env[f"d{slot}"] = self.shapes[slot]
-                lines.append(f"        if t{n} is not None:")
-                if not exact:
-                    lines.append(f"            if t{n}.shape != s{slot} or t{n}.dtype != d{slot}:")
-                    lines.append(f"                t{n} = _conform(None, t{n}, s{slot}, d{slot})")
-                lines.append(f"            g{slot} = t{n} if g{slot} is None else g{slot} + t{n}")
-        lines.append(f"    return ({''.join(f'g{s}, ' for s in wanted)})")
-        source = "\n".join(lines)
-        self.backward_sources.append(source)
-        return self._define(source, name)
+                is_new = kernel and slot in wanted  # (the kernel was asked for a new array)
+                if names[n] == f"g{slot}":  # the first gradient, already in its variable
+                    state[slot] = "array"
+                    fresh.discard(slot), private.discard(slot)
+                    if is_new:
+                        fresh.add(slot)
+                    if own[n]:
+                        private.add(slot)
+                    continue
+                t, before = names[n], state.get(slot)
+                if before is None:
+                    add = f"g{slot} = {t}"
+                elif before == "array":
+                    add = f"g{slot} = g{slot} + {t}"
+                else:
+                    add = f"g{slot} = {t} if g{slot} is None else g{slot} + {t}"
+                new, mine = before == "array" or is_new, before == "array" or own[n]
+                if kernel:
+                    body.append(add)
+                else:  # a rule's gradient: perhaps None, perhaps to be summed to the shape
+                    self.env[f"s{slot}"], self.env[f"d{slot}"] = self.shapes[slot]
+                    body += [f"if {t} is not None:",
+                             f"    if {t}.shape != s{slot} or {t}.dtype != d{slot}:",
+                             f"        {t} = _conform(None, {t}, s{slot}, d{slot})",
+                             f"    {add}"]  # fmt: skip
+                if not kernel or holds == "maybe":  # the sum may not happen
+                    if before is None:
+                        undefined.add(slot)
+                    state[slot] = "array" if before == "array" else "maybe"
+                    new = new and (before is None or slot in fresh)
+                    mine = mine and (before is None or slot in private)
+                else:
+                    state[slot] = "array"
+                fresh.discard(slot), private.discard(slot)
+                if new:
+                    fresh.add(slot)
+                if mine:
+                    private.add(slot)
+            if holds == "maybe":
+                lines += [f"if {g} is not None:", *("    " + x for x in body)]
+            else:
+                lines += body
+        lines = [f"g{slot} = None" for slot in sorted(undefined)] + lines
+        grads = []
+        for slot in wanted:
+            holds, g = state.get(slot), f"g{slot}"
+            if holds is None:
+                grads.append("None")
+            elif slot in fresh:
+                grads.append(g)
+            elif holds == "array":  # the replay's own array (or a rule's): a copy for the caller
+                grads.append(f"np.array({g})")
+            else:
+                grads.append(f"(None if {g} is None else np.array({g}))")
+        return lines, grads
 
     @property
     def source(self) -> str:
@@ -899,17 +1225,17 @@ class _Replayed(Function):
                 "create_graph=True; call the function without compiling it for gradients "
                 "of gradients"
             )
-        if ctx.generation != ctx.plan.generation:
+        plan = ctx.plan
+        if ctx.generation != plan.generation:
             raise RuntimeError(
                 "al.compile: the compiled function was called again before this result's "
                 "backward(): a replay keeps the values its backward needs only until the next "
                 "call. Call backward() on each result before the next call (or sum the losses "
                 "inside one compiled function)."
             )
-        grads = ctx.plan.backward_for(ctx.wanted)(grad)
-        ctx.plan.generation += 1  # its values are used: a second backward would be wrong
-        # Fresh arrays: they become .grad, and the replay's own are reused by the next call.
-        return tuple(None if g is None else np.array(g) for g in grads)
+        grads = plan.backward_for(ctx.wanted)(grad, plan.saved)  # each a new array
+        plan.generation += 1  # its values are used: a second backward would be wrong
+        return grads
 
 
 def _kernels() -> dict:
@@ -943,7 +1269,8 @@ class Compiled:
         key = _signature(args)
         plan = self.plans.get(key)
         if plan is not None:
-            self.plans.move_to_end(key)
+            if len(self.plans) > 1:
+                self.plans.move_to_end(key)  # the most recently used: kept the longest
             try:
                 return self._replay(plan, args)
             except _Retrace:
@@ -984,7 +1311,7 @@ class Compiled:
                 f"al.compile: the function must return a Tensor computed by ops, got "
                 f"{type(out).__name__}"
             )
-        plan = _Plan(recorder, out, arg_slots, epilogue)
+        plan = _Plan(recorder, out, args, arg_slots, epilogue, grad_mode=key[0])
         out.data = _plain(out.data)
         self.plans[key] = plan
         self.traces += 1
@@ -993,19 +1320,15 @@ class Compiled:
         return out
 
     def _replay(self, plan: _Plan, args: tuple) -> Tensor:
-        values = [a.data if isinstance(a, Tensor) else a for a in args]
         plan.generation += 1
-        out, kept = plan.forward_code(values, plan.outside_tensors)
-        out = out.copy()  # the replay's arrays are reused; the result is the caller's
-        kept = iter(kept)
-        for what, t, slot in plan.epilogue:  # as the traced call left its input Tensors
-            setattr(t, what, None if slot is None else np.array(next(kept)))
-        if plan.consumed or not _mode.enabled:  # backward() ran inside: no graph left
+        out, plan.saved = plan.forward_code(args, plan.outside_tensors)
+        if plan.no_graph:
             return _tensor(out)
-        # The node's inputs: the arguments and outside Tensors that require grad.
+        # The node's inputs: the arguments and outside Tensors that require grad (now).
         edges, wanted = [], []
-        for slot, a in zip(plan.arg_slots, args):
-            if slot is not None and isinstance(a, Tensor) and a.requires_grad:
+        for i, slot in plan.tensor_args:
+            a = args[i]
+            if a.requires_grad:
                 edges.append(a if a._ctx is None else a._ctx)
                 wanted.append(slot)
         for slot, t in plan.outside:

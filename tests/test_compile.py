@@ -95,10 +95,182 @@ def test_kernels_compute_exactly_what_the_rules_compute(monkeypatch):
     monkeypatch.setattr(module, "_KERNELS", {})  # every op through its own rules
     run_both(fn, al.compile(fn), args, params)
     plan = next(iter(with_kernels.plans.values()))
-    kinds = {
-        type(f.__self__).__name__ for k, f in plan.env.items() if k[0] == "f" and k[1:].isdigit()
-    }
-    assert {"_LinearKernel", "_ReLUKernel", "_AddKernel", "_MatMulKernel"} <= kinds
+    kinds = {type(step).__name__ for step in plan.steps.values()}
+    assert {
+        "_LinearKernel", "_ReLUKernel", "_AddKernel", "_MatMulKernel", "_CrossEntropyKernel"
+    } <= kinds  # fmt: skip
+
+
+def _network_params(seed: int) -> list[Tensor]:
+    rng = np.random.default_rng(seed)
+    shapes = [(3, 8), (8,), (8, 4), (4,)]
+    return [Tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+
+
+# Networks whose gradients meet, pass through and branch: the generated backward writes some
+# gradients over arrays it owns, which must never be an array another gradient still uses.
+KERNEL_PROGRAMS = {
+    "x@W + x@W": lambda x, W1, b1, W2, b2: ((x @ W1) + (x @ W1) + b1).relu() @ W2 + b2,
+    "h + h": lambda x, W1, b1, W2, b2: (lambda h: (h + h) @ W2 + b2)((x @ W1 + b1).relu()),
+    "relu twice": lambda x, W1, b1, W2, b2: (x @ W1 + b1).relu().relu() @ W2 + b2,
+    "h + relu(h)": lambda x, W1, b1, W2, b2: (lambda h: (h + h.relu()) @ W2 + b2)(x @ W1 + b1),
+    "b + b": lambda x, W1, b1, W2, b2: (x @ W1 + (b1 + b1)).relu() @ W2 + b2,
+    "a rule between": lambda x, W1, b1, W2, b2: (x @ W1 + b1).tanh().relu() @ W2 + b2,
+}
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean", "none"])
+@pytest.mark.parametrize("name", list(KERNEL_PROGRAMS))
+def test_networks_whose_gradients_meet_replay_exactly(name, reduction):
+    params = _network_params(4)
+    logits = KERNEL_PROGRAMS[name]
+
+    def fn(x, labels):
+        return al.softmax_cross_entropy(logits(x, *params), labels, reduction=reduction).sum()
+
+    rng = np.random.default_rng(5)
+    args = [(rng.standard_normal((5, 3)), rng.integers(0, 4, 5)) for _ in range(3)]
+    step = al.compile(fn)
+    run_both(fn, step, args, params)
+    assert step.traces == 1
+
+
+@pytest.mark.parametrize("targets", ["int64", "int32", "uint8", "probabilities"])
+def test_the_cross_entropy_kernel_takes_each_kind_of_targets(targets):
+    params = _network_params(12)
+    W1, b1, W2, b2 = params
+
+    def fn(x, t):
+        return al.softmax_cross_entropy((x @ W1 + b1).relu() @ W2 + b2, t, reduction="mean")
+
+    rng = np.random.default_rng(13)
+    if targets == "probabilities":
+        make = lambda: rng.dirichlet(np.ones(4), size=5)  # noqa: E731
+    else:
+        make = lambda: rng.integers(0, 4, 5).astype(targets)  # noqa: E731
+    step = al.compile(fn)
+    run_both(fn, step, [(rng.standard_normal((5, 3)), make()) for _ in range(3)], params)
+    assert step.traces == 1
+    assert any(type(s).__name__ == "_CrossEntropyKernel" for s in step_kernels(step))
+
+
+def step_kernels(step):
+    return [s for plan in step.plans.values() for s in plan.steps.values()]
+
+
+def test_backward_inside_fills_the_grad_of_each_calls_own_arguments():
+    params = _network_params(6)
+    W1, b1, W2, b2 = params
+
+    def step(x, labels):
+        loss = al.softmax_cross_entropy((x @ W1 + b1).relu() @ W2 + b2, labels, reduction="sum")
+        x.grad = None
+        for p in params:
+            p.grad = None
+        loss.backward()
+        return loss
+
+    compiled, rng = al.compile(step), np.random.default_rng(7)
+    for _ in range(3):
+        x, labels = Tensor(rng.standard_normal((5, 3)), True), rng.integers(0, 4, 5)
+        compiled(x, labels)
+        grads = [x.grad] + grads_of(params)
+        x_eager = Tensor(x.data.copy(), True)
+        step(x_eager, labels)
+        for g, e in zip(grads, [x_eager.grad] + grads_of(params), strict=True):
+            np.testing.assert_array_equal(g, e)
+    assert compiled.traces == 1
+
+
+def test_a_weight_given_a_new_dtype_or_shape_traces_again():
+    params = _network_params(8)
+    W1, b1, W2, b2 = params
+
+    def fn(x, labels):
+        return al.softmax_cross_entropy((x @ W1 + b1).relu() @ W2 + b2, labels, reduction="sum")
+
+    step, rng = al.compile(fn), np.random.default_rng(9)
+    x, labels = rng.standard_normal((5, 3)).astype(np.float32), rng.integers(0, 4, 5)
+    for p in params:
+        p.data = p.data.astype(np.float32)
+    run_both(fn, step, [(x, labels)] * 2, params)
+    for p in params:  # float64 weights: eager computes in float64, so must the replay
+        p.data = p.data.astype(np.float64)
+    run_both(fn, step, [(x, labels)] * 2, params)
+    assert step(x, labels).dtype == np.float64
+    W2.data, b2.data = rng.standard_normal((8, 3)), rng.standard_normal(3)  # 3 classes
+    run_both(fn, step, [(x, labels % 3)] * 2, params)
+    assert step.traces == 3
+
+
+@pytest.mark.parametrize("after", ["nothing", "h", "h @ W2"])
+def test_values_used_after_a_backward_inside_keep_their_values(after):
+    # The generated backward may write gradients into forward arrays no longer needed:
+    # never into one that the function reads again after its backward().
+    def make(params):
+        W1, b1, W2, b2 = params
+
+        def step(x, labels):
+            h = (x @ W1 + b1).relu()
+            loss = al.softmax_cross_entropy(h @ W2 + b2, labels, reduction="sum")
+            for p in params:
+                p.grad = None
+            loss.backward()
+            with al.no_grad():
+                for p in params:
+                    p -= 0.1 * p.grad
+            extra = {"nothing": None, "h": lambda: h.sum(), "h @ W2": lambda: (h @ W2).sum()}
+            return loss if after == "nothing" else loss + extra[after]()
+
+        return step
+
+    eager_params, compiled_params = _network_params(10), _network_params(10)
+    eager, compiled = make(eager_params), al.compile(make(compiled_params))
+    rng = np.random.default_rng(11)
+    for _ in range(4):
+        x, labels = rng.standard_normal((5, 3)), rng.integers(0, 4, 5)
+        assert eager(x, labels).item() == compiled(x, labels).item()
+        for p, q in zip(eager_params, compiled_params, strict=True):
+            np.testing.assert_array_equal(q.data, p.data)
+            np.testing.assert_array_equal(q.grad, p.grad)
+    assert compiled.traces == 1
+
+
+@pytest.mark.parametrize("hidden", ["relu", "tanh then relu"])
+def test_two_backwards_inside_one_compiled_step(hidden):
+    # The second backward() reads the forward's values and the rules' saved values again:
+    # the first must leave them as they were.
+    def make(params):
+        W1, b1, W2, b2 = params
+
+        def step(x, labels):
+            h = x @ W1 + b1
+            h = h.relu() if hidden == "relu" else h.tanh().relu()
+            loss = al.softmax_cross_entropy(h @ W2 + b2, labels, reduction="sum")
+            for p in params:
+                p.grad = None
+            loss.backward(retain_graph=True)
+            first = [p.grad for p in params]
+            for p in params:
+                p.grad = None
+            (loss * 2.0).backward()
+            with al.no_grad():
+                for p, g in zip(params, first):
+                    p -= 0.1 * (g + p.grad)
+            return loss
+
+        return step
+
+    eager_params, compiled_params = _network_params(14), _network_params(14)
+    eager, compiled = make(eager_params), al.compile(make(compiled_params))
+    rng = np.random.default_rng(15)
+    for _ in range(4):
+        x, labels = rng.standard_normal((5, 3)), rng.integers(0, 4, 5)
+        assert eager(x, labels).item() == compiled(x, labels).item()
+        for p, q in zip(eager_params, compiled_params, strict=True):
+            np.testing.assert_array_equal(q.data, p.data)
+            np.testing.assert_array_equal(q.grad, p.grad)
+    assert compiled.traces == 1
 
 
 # --- random programs from the test suite's strategies ----------------------------------------
@@ -153,6 +325,78 @@ def test_random_programs_replay_exactly(name, data):
         np.testing.assert_array_equal(out.data, expected.data)
         np.testing.assert_array_equal(ta.grad, ea.grad)
         np.testing.assert_array_equal(tb.grad, eb.grad)
+    assert step.traces == 1
+
+
+# Random networks of the ops with kernels (and a rule between), the loss's backward() inside
+# the function or outside, once or twice: the generated code reuses arrays, never wrongly.
+LAYERS = {
+    "relu": lambda h, first, W, b: h.relu(),
+    "tanh": lambda h, first, W, b: h.tanh(),
+    "h + h": lambda h, first, W, b: h + h,
+    "h + first": lambda h, first, W, b: h + first,
+    "h @ W": lambda h, first, W, b: h @ W,
+    "h + b": lambda h, first, W, b: h + b,
+    "linear": lambda h, first, W, b: al.linear(h, W, b),
+}
+
+
+def _random_network(layers, reduction, backward, dtype, seed):
+    rng = np.random.default_rng(seed)
+    shapes = [(3, 8), (8,), (8, 8), (8, 4), (4,)]
+    params = [Tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
+    W1, b1, W, W2, b2 = params
+
+    def fn(x, labels):
+        h = first = x @ W1 + b1
+        for layer in layers:
+            h = LAYERS[layer](h, first, W, b1)
+        loss = al.softmax_cross_entropy(h @ W2 + b2, labels, reduction=reduction).sum()
+        if backward == "outside":
+            return loss
+        for p in params:
+            p.grad = None
+        loss.backward(retain_graph=backward == "inside, twice")
+        grads = [p.grad for p in params]
+        if backward == "inside, twice":
+            for p in params:
+                p.grad = None
+            (loss * 3.0).backward()
+            grads = [None if g is None else g + p.grad for g, p in zip(grads, params)]
+        with al.no_grad():
+            for p, g in zip(params, grads):
+                if g is not None:
+                    p -= 0.01 * g
+        return loss + h.sum() if backward == "inside, then h" else loss
+
+    return fn, params
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    layers=st.lists(st.sampled_from(list(LAYERS)), max_size=5),
+    reduction=st.sampled_from(["sum", "mean", "none"]),
+    backward=st.sampled_from(["outside", "inside", "inside, then h", "inside, twice"]),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_random_networks_replay_exactly(layers, reduction, backward, dtype):
+    fn, eager_params = _random_network(layers, reduction, backward, dtype, 0)
+    fn_c, compiled_params = _random_network(layers, reduction, backward, dtype, 0)
+    step, rng = al.compile(fn_c), np.random.default_rng(1)
+    for _ in range(3):
+        x, labels = rng.standard_normal((6, 3)).astype(dtype), rng.integers(0, 4, 6)
+        for p in eager_params + compiled_params:
+            p.grad = None
+        expected, got = fn(x, labels), step(x, labels)
+        if backward == "outside":
+            expected.backward()
+            got.backward()
+        np.testing.assert_array_equal(got.data, expected.data)
+        for p, q in zip(eager_params, compiled_params, strict=True):
+            np.testing.assert_array_equal(q.data, p.data)
+            assert (q.grad is None) == (p.grad is None)
+            if p.grad is not None:
+                np.testing.assert_array_equal(q.grad, p.grad)
     assert step.traces == 1
 
 
