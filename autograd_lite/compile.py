@@ -21,6 +21,11 @@ How it works:
    inputs are the Tensors that require grad, so `loss.backward()` fills their `.grad` as
    usual (and hooks, `al.grad`, accumulation work as for any op). The same numpy operations
    run on the same values as in the eager call, so the numbers are identical.
+3. A whole training step. The function may call `loss.backward()` itself and update the
+   parameters in place under `al.no_grad()` (`p -= lr * p.grad`): both are recorded, and a
+   replay leaves every `.grad` and `.data` as the eager call would. An optimizer's `step()`
+   and `al.grad` inside a compiled function raise `TracingError` (call them after the
+   compiled call, or write the update in place as above).
 
 What cannot be replayed raises instead of giving a stale result. While tracing, the values
 of the arguments and of every op's result are "traced arrays" (a numpy subclass):
