@@ -260,6 +260,8 @@ remainder = register_binary(Remainder, "remainder", np.remainder, operator="mod"
 class MatMul(Function):
     """numpy.matmul: 1-D, 2-D and batched N-D with broadcast batch dimensions."""
 
+    fresh_grads = True  # its gradients are new products (see Function)
+
     @staticmethod
     def forward(ctx, a, b):
         try:
@@ -339,6 +341,9 @@ matmul = register_binary(MatMul, "matmul", np.matmul, operator="matmul")
 
 class Linear(Function):
     """x @ W + b in one op (an affine layer), saving one intermediate array per layer."""
+
+    fresh_grads = True  # new products and sums (a bias gradient that is `grad` itself is
+    # never taken as new: see engine.run_backward)
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
@@ -1301,6 +1306,8 @@ def log(x: Any) -> Tensor:
 class ReLU(Function):
     """max(a, 0)"""
 
+    fresh_grads = True  # a new product (`grad` itself when written in place: not new)
+
     @staticmethod
     def forward(ctx, a):
         out = np.maximum(a, 0)
@@ -1310,6 +1317,8 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, grad):  # 1 where a > 0, else 0 (also at a == 0)
         (out,) = ctx.saved_tensors
+        if ctx.owns_grad:  # nothing else holds `grad`: the same product, without a new array
+            return np.multiply(grad, out > 0, out=grad)
         return grad * (out > 0)  # a comparison gives a plain mask, for Tensors too
 
     @staticmethod
@@ -1869,6 +1878,7 @@ class SoftmaxCrossEntropy(Function):
     """
 
     name = "softmax_cross_entropy"
+    fresh_grads = True  # (probs - rows) * grad: a new array
 
     @staticmethod
     def forward(ctx, logits, targets, reduction="mean"):
