@@ -358,12 +358,7 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, grad):  # as MatMul for x and W; d(x W + b)/db = 1
         x, weight = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
-        if x.ndim == 2:  # a batch of rows, the usual case: no detour through _matmul_grads
-            grad_x = grad @ weight.T if need_x else None
-            grad_b = grad.sum(axis=0) if need_b else None  # (what the engine's sum_to does)
-            return grad_x, x.T @ grad if need_w else None, grad_b
-        return (*_matmul_grads(x, weight, grad, need_x, need_w), grad if need_b else None)
+        return _linear_grads(x, weight, grad, *ctx.needs_input_grad)
 
     @staticmethod
     def jvp(ctx, tx, tw, tb):  # d(xW + b) = dx W + x dW + db
@@ -379,6 +374,53 @@ class Linear(Function):
         if bias is None:
             return out
         return Add.apply(*b.elementwise(out, bias, dims=(batched_x or batched_w, batched_b)))
+
+
+def _linear_grads(
+    x: Any, weight: Any, grad: Any, need_x: bool, need_w: bool, need_b: bool
+) -> tuple:
+    """The gradients of x @ W + b."""
+    if x.ndim == 2:  # a batch of rows, the usual case: no detour through _matmul_grads
+        grad_x = grad @ weight.T if need_x else None
+        grad_b = grad.sum(axis=0) if need_b else None  # (what the engine's sum_to does)
+        return grad_x, x.T @ grad if need_w else None, grad_b
+    return (*_matmul_grads(x, weight, grad, need_x, need_w), grad if need_b else None)
+
+
+class LinearReLU(Function):
+    """relu(x @ W + b) in one op: what nn.Sequential runs for a Linear followed by a ReLU.
+
+    The same numbers as Linear then ReLU, with one large array fewer per layer: the relu is
+    taken in place, in the affine output that this op has just made (nothing else holds it).
+    Sequential uses it only outside al.func's transforms and al.compile's traces, which see
+    the two ops; its jvp and batch rules are there for a direct call.
+    """
+
+    fresh_grads = True  # new products and sums (never `grad` itself: see engine.run_backward)
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        out = Linear.forward(ctx, x, weight, bias)  # a new array
+        np.maximum(out, 0, out=out)
+        ctx.save_for_backward(x, weight, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):  # relu's mask, then Linear's rule
+        x, weight, out = ctx.saved_tensors
+        mask = out > 0
+        # In place when nothing else holds `grad` (see ReLU.backward).
+        grad = np.multiply(grad, mask, out=grad) if ctx.owns_grad else grad * mask
+        return _linear_grads(x, weight, grad, *ctx.needs_input_grad)
+
+    @staticmethod
+    def jvp(ctx, tx, tw, tb):  # Linear's tangent, where relu lets it through
+        t = Linear.jvp(ctx, tx, tw, tb)
+        return None if t is None else t * (ctx.out > 0)
+
+    @staticmethod
+    def batch(b, x, weight, bias=None):
+        return ReLU.apply(Linear.batch(b, x, weight, bias))
 
 
 @register()
