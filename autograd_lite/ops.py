@@ -1952,6 +1952,8 @@ class SoftmaxCrossEntropy(Function):
         n = probs.shape[0]
         if ctx.reduction == "none":
             return (probs - rows) * grad.reshape((n, 1)), None
+        if ctx.reduction == "sum" and type(grad) is np.ndarray and grad == 1:
+            return probs - rows, None  # loss.backward()'s seed: times 1 changes no number
         return (probs - rows) * (grad / n if ctx.reduction == "mean" else grad), None
 
     @staticmethod
@@ -2042,7 +2044,7 @@ def one_hot_rows(labels: Any, num_classes: int, dtype: Any, where: str) -> np.nd
     try:
         if kind != "u" and labels.size and labels.min() < 0:
             raise IndexError
-        return _identity(num_classes, dtype)[labels]
+        return _identity(num_classes, dtype).take(labels, axis=0)  # (faster than [labels])
     except IndexError:
         bad = labels[(labels < 0) | (labels >= num_classes)][0]
         raise ValueError(
