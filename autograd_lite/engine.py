@@ -493,11 +493,10 @@ def run_backward(
 
     Ownership (arrays only, not with create_graph or detect_anomaly): a gradient array in
     `pending` is *owned* when nothing outside this walk holds it: the engine made it (a sum
-    of two gradients, or `_conform`'s sum or cast), or a rule of a `fresh_grads` class
-    returned it as a new array. The node that receives an owned gradient may write into it
-    (`ctx.owns_grad`), unless a hook or `retain_grad` sees it first or it is a gradient
-    returned to the caller (a target): ReLU's rule then multiplies in place, without a new
-    array (the same numbers).
+    of two gradients), or a rule of a `fresh_grads` class returned it as a new array. The
+    node that receives an owned gradient may write into it (`ctx.owns_grad`), unless a hook
+    or `retain_grad` sees it first or it is a gradient returned to the caller (a target):
+    ReLU's rule then multiplies in place, without a new array (the same numbers).
     """
     pending: dict[Any, Any] = {}  # node or leaf -> gradient summed so far
     owned: set = set()  # the keys of `pending` whose gradient array nothing else holds
@@ -555,16 +554,15 @@ def run_backward(
                     continue
                 if g.shape != shape or g.dtype is not dtype:
                     g = _conform(node, g, shape, dtype)
-                    new = not slow  # a sum or a cast: an array the engine made
-                else:  # a new array from a `fresh_grads` rule (a view is never taken as one)
-                    new = fresh and g is not grad and g.base is None
                 # (what _add does, written out: this is the innermost loop of backward)
                 if edge in pending:
-                    g = pending[edge] + g
-                    new = not slow
-                pending[edge] = g
-                if new:
-                    owned.add(edge)
+                    pending[edge] = pending[edge] + g
+                    if not slow:  # a sum: an array the engine made
+                        owned.add(edge)
+                else:
+                    pending[edge] = g
+                    if fresh and g is not grad and g.base is None:  # a view is never taken
+                        owned.add(edge)
             if not retain_graph:
                 node.edges = node._saved = None
         if hooks.LEAF_HOOKS:  # hooks on leaf Tensors (off: one check of an empty dict)

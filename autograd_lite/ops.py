@@ -1952,8 +1952,6 @@ class SoftmaxCrossEntropy(Function):
         n = probs.shape[0]
         if ctx.reduction == "none":
             return (probs - rows) * grad.reshape((n, 1)), None
-        if ctx.reduction == "sum" and type(grad) is np.ndarray and grad == 1:
-            return probs - rows, None  # loss.backward()'s seed: times 1 changes no number
         return (probs - rows) * (grad / n if ctx.reduction == "mean" else grad), None
 
     @staticmethod
