@@ -142,6 +142,12 @@ class Function:
     pass through it raises `RuntimeError`: save inputs/outputs and recompute the value in
     `backward`, or mark `backward` with `@al.once_differentiable`. Non-differentiable
     constants (masks, shapes, axes) go on `ctx` as plain attributes.
+
+    Two optional speed-ups, for rules that make large arrays: a rule may write into `grad`
+    in place when `ctx.owns_grad` is True (the engine made sure that nothing else holds that
+    array); and a class whose `backward` returns, on arrays, only new arrays that it keeps
+    nowhere else (never one array twice, never a saved value) may say so with
+    `fresh_grads = True`, so that the rule that receives one may own it.
     """
 
     edges: list | None  # per positional input: its node, the leaf Tensor itself, or None
@@ -155,6 +161,10 @@ class Function:
     _retained: Any = None  # weak reference to the output Tensor, after its retain_grad()
     _trace: Any = None  # where the op was created, recorded under detect_anomaly()
     _stamp = 0  # versions.count when the node was recorded (see versions.py)
+    # Gradient ownership, which lets a rule write into its `grad` instead of allocating a new
+    # array (at batch 1000 every fresh 4 MB array costs page faults): see run_backward.
+    owns_grad = False  # set by the engine before each rule: may the rule overwrite `grad`?
+    fresh_grads = False  # class flag: backward returns new arrays that nothing else holds
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -480,8 +490,16 @@ def run_backward(
     With `inputs`, nothing is written: only the nodes on a path to an input run their rule,
     and the gradient of each input is returned, keyed by the leaf Tensor or by the node that
     made it. Gradients are dropped as soon as they have been passed on.
+
+    Ownership (arrays only, not with create_graph or detect_anomaly): a gradient array in
+    `pending` is *owned* when nothing outside this walk holds it: the engine made it (a sum
+    of two gradients), or a rule of a `fresh_grads` class returned it as a new array. The
+    node that receives an owned gradient may write into it (`ctx.owns_grad`), unless a hook
+    or `retain_grad` sees it first or it is a gradient returned to the caller (a target):
+    ReLU's rule then multiplies in place, without a new array (the same numbers).
     """
     pending: dict[Any, Any] = {}  # node or leaf -> gradient summed so far
+    owned: set = set()  # the keys of `pending` whose gradient array nothing else holds
     for out, g in zip(outputs, seeds, strict=True):
         _add(pending, out if out._ctx is None else out._ctx, g)
     targets = None if inputs is None else {x if x._ctx is None else x._ctx for x in inputs}
@@ -499,10 +517,14 @@ def run_backward(
             if grad is None:  # no gradient reached this node: nothing flows on
                 input_grads = (None,) * len(edges)
             else:
+                owns = node in owned and type(grad) is np.ndarray
                 if node._hooks is not None:  # hooks on the node's output Tensor (hooks.py)
                     grad = hooks.run_node_hooks(node, grad)
+                    owns = False  # a hook (or retain_grad) may keep it
                 if targets is not None and node in targets:
                     found[node] = grad
+                    owns = False  # returned to the caller
+                node.owns_grad = owns
                 if slow:
                     input_grads = _call_rule(node, grad, create_graph, checked)
                 else:
@@ -511,6 +533,7 @@ def run_backward(
                     input_grads = _as_tuple(input_grads)
                 if len(input_grads) != len(edges):
                     raise _wrong_count(node, input_grads, edges)
+            fresh = node.fresh_grads and not slow
             for edge, g in zip(edges, input_grads):
                 if edge is None:  # a constant
                     continue
@@ -532,7 +555,14 @@ def run_backward(
                 if g.shape != shape or g.dtype is not dtype:
                     g = _conform(node, g, shape, dtype)
                 # (what _add does, written out: this is the innermost loop of backward)
-                pending[edge] = pending[edge] + g if edge in pending else g
+                if edge in pending:
+                    pending[edge] = pending[edge] + g
+                    if not slow:  # a sum: an array the engine made
+                        owned.add(edge)
+                else:
+                    pending[edge] = g
+                    if fresh and g is not grad and g.base is None:  # a view is never taken
+                        owned.add(edge)
             if not retain_graph:
                 node.edges = node._saved = None
         if hooks.LEAF_HOOKS:  # hooks on leaf Tensors (off: one check of an empty dict)

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from autograd_lite import ops, validate
+from autograd_lite import engine, ops, validate
 from autograd_lite.tensor import Tensor, as_tensor
 from autograd_lite.versions import mark_changed
 
@@ -406,8 +406,25 @@ class Sequential(Module):
             setattr(self, str(i), module)
 
     def forward(self, x: Any) -> Any:
-        for module in self._modules.values():
-            x = module.forward(x)  # what module(x) would call, minus one call per layer
+        modules = list(self._modules.values())
+        # A Linear followed by a ReLU runs as one op (ops.LinearReLU): the same numbers, with
+        # one large array fewer. Not inside al.func's transforms or al.compile's traces,
+        # which know the two ops (engine._transforms_active counts them).
+        fuse = not engine._transforms_active
+        i = 0
+        while i < len(modules):
+            module = modules[i]
+            if (
+                fuse
+                and type(module) is Linear
+                and i + 1 < len(modules)
+                and (type(modules[i + 1]) is ReLU)
+            ):
+                x = ops.LinearReLU.apply(x, module.weight, module.bias)
+                i += 2
+            else:
+                x = module.forward(x)  # what module(x) would call, minus one call per layer
+                i += 1
         return x
 
     def __len__(self) -> int:

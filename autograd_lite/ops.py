@@ -260,6 +260,8 @@ remainder = register_binary(Remainder, "remainder", np.remainder, operator="mod"
 class MatMul(Function):
     """numpy.matmul: 1-D, 2-D and batched N-D with broadcast batch dimensions."""
 
+    fresh_grads = True  # its gradients are new products (see Function)
+
     @staticmethod
     def forward(ctx, a, b):
         try:
@@ -340,6 +342,9 @@ matmul = register_binary(MatMul, "matmul", np.matmul, operator="matmul")
 class Linear(Function):
     """x @ W + b in one op (an affine layer), saving one intermediate array per layer."""
 
+    fresh_grads = True  # new products and sums (a bias gradient that is `grad` itself is
+    # never taken as new: see engine.run_backward)
+
     @staticmethod
     def forward(ctx, x, weight, bias=None):
         out = MatMul.forward(ctx, x, weight)
@@ -353,12 +358,7 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, grad):  # as MatMul for x and W; d(x W + b)/db = 1
         x, weight = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
-        if x.ndim == 2:  # a batch of rows, the usual case: no detour through _matmul_grads
-            grad_x = grad @ weight.T if need_x else None
-            grad_b = grad.sum(axis=0) if need_b else None  # (what the engine's sum_to does)
-            return grad_x, x.T @ grad if need_w else None, grad_b
-        return (*_matmul_grads(x, weight, grad, need_x, need_w), grad if need_b else None)
+        return _linear_grads(x, weight, grad, *ctx.needs_input_grad)
 
     @staticmethod
     def jvp(ctx, tx, tw, tb):  # d(xW + b) = dx W + x dW + db
@@ -374,6 +374,53 @@ class Linear(Function):
         if bias is None:
             return out
         return Add.apply(*b.elementwise(out, bias, dims=(batched_x or batched_w, batched_b)))
+
+
+def _linear_grads(
+    x: Any, weight: Any, grad: Any, need_x: bool, need_w: bool, need_b: bool
+) -> tuple:
+    """The gradients of x @ W + b."""
+    if x.ndim == 2:  # a batch of rows, the usual case: no detour through _matmul_grads
+        grad_x = grad @ weight.T if need_x else None
+        grad_b = grad.sum(axis=0) if need_b else None  # (what the engine's sum_to does)
+        return grad_x, x.T @ grad if need_w else None, grad_b
+    return (*_matmul_grads(x, weight, grad, need_x, need_w), grad if need_b else None)
+
+
+class LinearReLU(Function):
+    """relu(x @ W + b) in one op: what nn.Sequential runs for a Linear followed by a ReLU.
+
+    The same numbers as Linear then ReLU, with one large array fewer per layer: the relu is
+    taken in place, in the affine output that this op has just made (nothing else holds it).
+    Sequential uses it only outside al.func's transforms and al.compile's traces, which see
+    the two ops; its jvp and batch rules are there for a direct call.
+    """
+
+    fresh_grads = True  # new products and sums (never `grad` itself: see engine.run_backward)
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        out = Linear.forward(ctx, x, weight, bias)  # a new array
+        np.maximum(out, 0, out=out)
+        ctx.save_for_backward(x, weight, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):  # relu's mask, then Linear's rule
+        x, weight, out = ctx.saved_tensors
+        mask = out > 0
+        # In place when nothing else holds `grad` (see ReLU.backward).
+        grad = np.multiply(grad, mask, out=grad) if ctx.owns_grad else grad * mask
+        return _linear_grads(x, weight, grad, *ctx.needs_input_grad)
+
+    @staticmethod
+    def jvp(ctx, tx, tw, tb):  # Linear's tangent, where relu lets it through
+        t = Linear.jvp(ctx, tx, tw, tb)
+        return None if t is None else t * (ctx.out > 0)
+
+    @staticmethod
+    def batch(b, x, weight, bias=None):
+        return ReLU.apply(Linear.batch(b, x, weight, bias))
 
 
 @register()
@@ -1301,6 +1348,8 @@ def log(x: Any) -> Tensor:
 class ReLU(Function):
     """max(a, 0)"""
 
+    fresh_grads = True  # a new product (`grad` itself when written in place: not new)
+
     @staticmethod
     def forward(ctx, a):
         out = np.maximum(a, 0)
@@ -1310,6 +1359,8 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, grad):  # 1 where a > 0, else 0 (also at a == 0)
         (out,) = ctx.saved_tensors
+        if ctx.owns_grad:  # nothing else holds `grad`: the same product, without a new array
+            return np.multiply(grad, out > 0, out=grad)
         return grad * (out > 0)  # a comparison gives a plain mask, for Tensors too
 
     @staticmethod
@@ -1869,6 +1920,7 @@ class SoftmaxCrossEntropy(Function):
     """
 
     name = "softmax_cross_entropy"
+    fresh_grads = True  # (probs - rows) * grad: a new array
 
     @staticmethod
     def forward(ctx, logits, targets, reduction="mean"):
@@ -1990,7 +2042,7 @@ def one_hot_rows(labels: Any, num_classes: int, dtype: Any, where: str) -> np.nd
     try:
         if kind != "u" and labels.size and labels.min() < 0:
             raise IndexError
-        return _identity(num_classes, dtype)[labels]
+        return _identity(num_classes, dtype).take(labels, axis=0)  # (faster than [labels])
     except IndexError:
         bad = labels[(labels < 0) | (labels >= num_classes)][0]
         raise ValueError(

@@ -389,6 +389,61 @@ def test_relu_does_not_mutate_its_input_the_tutorial_bug():
     np.testing.assert_array_equal(x.data, [-1.0, 0.0, 2.0])
 
 
+# --- gradients written in place (ctx.owns_grad): only where nothing else can see them ----------
+def _relu_net() -> tuple[Tensor, Tensor, Tensor, np.ndarray]:
+    """x @ W (a gradient made by matmul, owned) into relu, with zeros in the relu's mask."""
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    w = Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    w2 = Tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    upstream = np.ones((5, 2)) @ w2.data.T  # d(sum)/d(relu's output)
+    return x, w, w2, upstream
+
+
+def _relu_grads(x: Tensor, w: Tensor, upstream: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mask = (x.data @ w.data) > 0
+    return (upstream * mask) @ w.data.T, x.data.T @ (upstream * mask)
+
+
+def test_a_hook_and_retain_grad_see_the_gradient_before_relu_masks_it():
+    x, w, w2, upstream = _relu_net()
+    z = x @ w
+    h = z.relu()
+    h.retain_grad()
+    seen = []
+    h.register_hook(lambda g: seen.append(np.array(g)))
+    (h @ w2).sum().backward()
+    assert ((z.data <= 0) & (upstream != 0)).any()  # the mask does zero some entries
+    np.testing.assert_array_equal(h.grad, upstream)
+    np.testing.assert_array_equal(seen[0], upstream)
+    gx, gw = _relu_grads(x, w, upstream)
+    np.testing.assert_allclose(x.grad, gx, rtol=1e-12)
+    np.testing.assert_allclose(w.grad, gw, rtol=1e-12)
+
+
+def test_al_grad_of_a_relu_output_is_its_unmasked_gradient():
+    x, w, w2, upstream = _relu_net()
+    h = (x @ w).relu()
+    gh, gx = al.grad((h @ w2).sum(), [h, x])
+    np.testing.assert_array_equal(gh, upstream)
+    np.testing.assert_allclose(gx, _relu_grads(x, w, upstream)[0], rtol=1e-12)
+
+
+def test_relu_gradients_are_exact_where_gradients_are_summed_or_shared():
+    x, w, w2, upstream = _relu_net()
+    z = x @ w
+    h = z.relu()
+    ((h @ w2).sum() + (h @ w2).sum() + (z.relu() * 1.0).sum() + (h + h).sum()).backward()
+    mask = z.data > 0
+    gz = (2 * upstream + 1.0 + 2.0) * mask
+    np.testing.assert_allclose(x.grad, gz @ w.data.T, rtol=1e-12)
+    np.testing.assert_allclose(w.grad, x.data.T @ gz, rtol=1e-12)
+    x.grad = w.grad = w2.grad = None
+    h = (x @ w).relu()
+    (h.relu() @ w2).sum().backward()  # relu of relu: the inner one gets the outer's result
+    np.testing.assert_allclose(x.grad, _relu_grads(x, w, upstream)[0], rtol=1e-12)
+
+
 # --- backward(): accumulation, aliasing, freeing, errors ----------------------------------------
 def test_gradients_accumulate_across_backward_calls():
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)

@@ -66,6 +66,16 @@ def linear_case(draw):
 
 
 @st.composite
+def linear_relu_case(draw):
+    """nn.Sequential's Linear + ReLU op, its pre-activation at least 0.16 away from relu's kink
+    (a gapped bias, plus at most 0.09 from x @ W)."""
+    k, m = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    lead = draw(st.sampled_from([(), (2,), (3, 2)]))
+    args = [draw(arrays((*lead, k), -1, 1)), draw(arrays((k, m), -0.03, 0.03))]
+    return (lambda x, w, b: ops.LinearReLU.apply(x, w, b)), [*args, draw(gapped_arrays((m,)))]
+
+
+@st.composite
 def reduction(draw, name, elements=arrays):
     x, axis, keepdims = draw(array_and_axis(elements=elements))
     return (lambda t: getattr(t, name)(axis=axis, keepdims=keepdims)), [x]
@@ -152,6 +162,7 @@ OPS = {
     "negative": (ops.Neg, unary(lambda t: -t)),
     "matmul": (ops.MatMul, matmul_pair().map(lambda p: ((lambda a, b: a @ b), list(p)))),
     "linear": (ops.Linear, linear_case()),
+    "linear relu": (ops.LinearReLU, linear_relu_case()),
     "sum": (ops.Sum, reduction("sum")),
     "max": (ops.Max, reduction("max", distinct_arrays)),
     "norm": (ops.Norm, reduction("norm", gapped_arrays)),  # (a kink at 0, as abs)

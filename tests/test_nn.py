@@ -442,6 +442,29 @@ def test_sequential_container():
     assert len(Sequential()) == 0
 
 
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(6, 3), (3,), (2, 4, 3)])
+def test_sequential_runs_linear_relu_as_one_op_with_the_same_numbers(bias, shape):
+    rng = np.random.default_rng(0)
+    seq = MLP([3, 5, 4, 2], rng=1, bias=bias)
+    x = Tensor(rng.standard_normal(shape), requires_grad=True)
+    out = seq(x)
+    assert type(out._ctx.edges[0]).__name__ == "LinearReLU"  # (relu(x @ W + b) as one node)
+    step = x
+    for layer in seq:  # the layers one by one: Linear, then ReLU
+        step = layer(step)
+    np.testing.assert_array_equal(out.data, step.data)
+    params = [x, *seq.parameters()]
+    ours = al.grad((out * out).sum(), params, create_graph=True)
+    theirs = al.grad((step * step).sum(), params, create_graph=True)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+    second = al.grad(sum((g * g).sum() for g in ours), params)  # second order
+    expected = al.grad(sum((g * g).sum() for g in theirs), params)
+    for a, b in zip(second, expected, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     ("activation", "cls"), [("relu", ReLU), ("tanh", Tanh), ("sigmoid", Sigmoid)]
 )
