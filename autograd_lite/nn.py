@@ -418,7 +418,9 @@ class Sequential(Module):
                 fuse
                 and type(module) is Linear
                 and i + 1 < len(modules)
-                and (type(modules[i + 1]) is ReLU)
+                and type(modules[i + 1]) is ReLU
+                and "forward" not in vars(module)  # (nor a forward set on the instance)
+                and "forward" not in vars(modules[i + 1])
             ):
                 x = ops.LinearReLU.apply(x, module.weight, module.bias)
                 i += 2

@@ -598,3 +598,11 @@ def test_small_mlp_learns_xor_blobs_with_plain_sgd():
     assert first > 0.5
     assert loss < 0.05
     assert accuracy == 1.0
+
+
+def test_sequential_runs_a_forward_set_on_a_layer_instance():
+    net = al.nn.Sequential(al.nn.Linear(2, 3, rng=0), al.nn.ReLU())
+    net[1].forward = lambda x: x * 2.0  # no longer a plain ReLU: nothing is fused
+    x = np.array([[1.0, -2.0]])
+    expected = (x @ net[0].weight.data + net[0].bias.data) * 2.0
+    np.testing.assert_array_equal(net(x).data, expected)
