@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from . import engine
 from .engine import refuse_while_tracing
 from .tensor import Tensor
 from .versions import mark_changed
@@ -218,22 +219,26 @@ class SGD(Optimizer):
     def step(self) -> None:
         """One SGD update of every param with a gradient (see the class docstring)."""
         _not_traced(self)
-        index = 0
-        for group in self.param_groups:
-            lr, params = group["lr"], group["params"]
-            plain = group["momentum"] == 0 and group["weight_decay"] == 0
-            for i, p in enumerate(params, start=index):
-                grad = p.grad
-                if grad is None:
-                    continue
-                if grad.shape != p.data.shape:  # never let numpy broadcast a wrong gradient
-                    self._wrong_shape(p, i)
-                if plain:  # the tutorial's update, kept to one numpy expression
-                    p.data -= lr * grad
-                else:
-                    self._momentum_update(i, p, grad, group)
-                mark_changed(p.data)  # the version counter: a graph that saved p is stale now
-            index += len(params)
+        changed: list[np.ndarray] = []
+        try:
+            index = 0
+            for group in self.param_groups:
+                lr, params = group["lr"], group["params"]
+                plain = group["momentum"] == 0 and group["weight_decay"] == 0
+                for i, p in enumerate(params, start=index):
+                    grad = p.grad
+                    if grad is None:
+                        continue
+                    if grad.shape != p.data.shape:  # never let numpy broadcast a wrong gradient
+                        self._wrong_shape(p, i)
+                    if plain:  # the tutorial's update, kept to one numpy expression
+                        p.data -= lr * grad
+                    else:
+                        self._momentum_update(i, p, grad, group)
+                    changed.append(p.data)
+                index += len(params)
+        finally:  # the version counter: a graph that saved a changed param is stale now
+            mark_changed(*changed)
 
     def _momentum_update(
         self, index: int, p: Tensor, grad: np.ndarray, group: dict[str, Any]
@@ -362,6 +367,11 @@ class AdamW(Adam):
 def _not_traced(opt: Optimizer) -> None:
     """An optimizer keeps Python state (step counts, hyperparameters a scheduler changes):
     a compiled function's replay would freeze it, so its step is refused there."""
+    if engine._transforms_active:  # (one global read on every step: no message built)
+        _refuse_step(opt)
+
+
+def _refuse_step(opt: Optimizer) -> None:
     refuse_while_tracing(
         f"{type(opt).__name__}.step() inside a compiled function",
         "call it after the compiled call, or update inside it with "

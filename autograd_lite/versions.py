@@ -41,17 +41,18 @@ def owner(array: Any) -> Any:
     return array
 
 
-def mark_changed(array: Any) -> None:
-    """Record that `array`'s memory was written in place (call it after every such write)."""
+def mark_changed(*arrays: Any) -> None:
+    """Record that each array's memory was written in place (call it after every such write)."""
     global count
     count += 1
-    mem = array if array.base is None else owner(array)  # an optimizer's params own theirs
-    entry = _changes.get(id(mem))
-    if entry is not None:
-        entry[0] = count
-        entry[1] += 1
-    else:
-        _changes[id(mem)] = [count, 1, _watch(mem)]
+    for array in arrays:
+        mem = array if array.base is None else owner(array)  # an optimizer's params own theirs
+        entry = _changes.get(id(mem))
+        if entry is not None:
+            entry[0] = count
+            entry[1] += 1
+        else:
+            _changes[id(mem)] = [count, 1, _watch(mem)]
 
 
 def version(array: Any) -> int:

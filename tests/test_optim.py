@@ -263,6 +263,16 @@ def test_rejects_grad_of_wrong_shape():
         opt.step()
 
 
+def test_a_step_stopped_by_a_wrong_grad_still_counts_the_params_it_changed():
+    params = make_params()
+    params[0].grad, params[1].grad = np.ones(params[0].shape), np.ones((1,))
+    before = [p._version for p in params]
+    with pytest.raises(ValueError, match="param 1"):
+        optim.SGD(params, lr=0.1).step()
+    assert params[0]._version == before[0] + 1  # changed: a graph that saved it is stale
+    assert params[1]._version == before[1]
+
+
 # ------------------------------------------------------------------------- state_dict
 
 
