@@ -166,6 +166,13 @@ class Function:
     owns_grad = False  # set by the engine before each rule: may the rule overwrite `grad`?
     fresh_grads = False  # class flag: backward returns new arrays that nothing else holds
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # `fresh_grads` promises something about a backward rule: a subclass that writes its
+        # own rule does not inherit the promise unless it makes it again.
+        if "backward" in cls.__dict__ and "fresh_grads" not in cls.__dict__:
+            cls.fresh_grads = False
+
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
         raise NotImplementedError("subclasses of Function define forward(ctx, *arrays)")

@@ -444,6 +444,29 @@ def test_relu_gradients_are_exact_where_gradients_are_summed_or_shared():
     np.testing.assert_allclose(x.grad, _relu_grads(x, w, upstream)[0], rtol=1e-12)
 
 
+def test_a_subclass_with_its_own_backward_does_not_inherit_the_fresh_grads_promise():
+    from autograd_lite import ops
+
+    class CachedMatMul(ops.MatMul):  # its rule keeps the array it hands out: not fresh
+        @staticmethod
+        def backward(ctx, grad):
+            ctx.kept = grad @ ctx.saved_tensors[1].T
+            return ctx.kept, None
+
+    class Plain(ops.MatMul):  # no rule of its own: MatMul's promise holds
+        pass
+
+    assert not CachedMatMul.fresh_grads and Plain.fresh_grads
+    x, w, w2, upstream = _relu_net()
+    h = x.relu()  # the relu gets the kept array as its gradient: it must not mask it in place
+    z = CachedMatMul.apply(h, w)
+    z.sum().backward()
+    node_kept = np.ones((5, 4)) @ w.data.T
+    assert (x.data <= 0).any()
+    np.testing.assert_array_equal(z._ctx.kept, node_kept)
+    np.testing.assert_array_equal(x.grad, node_kept * (x.data > 0))
+
+
 # --- backward(): accumulation, aliasing, freeing, errors ----------------------------------------
 def test_gradients_accumulate_across_backward_calls():
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
