@@ -107,6 +107,20 @@ def _network_params(seed: int) -> list[Tensor]:
     return [Tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
 
 
+def _assert_compiled_step_is_eager(make, params_seed: int, data_seed: int) -> None:
+    """`make(params)` gives a training step; compiled, it must train exactly as eager."""
+    eager_params, compiled_params = _network_params(params_seed), _network_params(params_seed)
+    eager, compiled = make(eager_params), al.compile(make(compiled_params))
+    rng = np.random.default_rng(data_seed)
+    for _ in range(4):
+        x, labels = rng.standard_normal((5, 3)), rng.integers(0, 4, 5)
+        assert eager(x, labels).item() == compiled(x, labels).item()
+        for p, q in zip(eager_params, compiled_params, strict=True):
+            np.testing.assert_array_equal(q.data, p.data)
+            np.testing.assert_array_equal(q.grad, p.grad)
+    assert compiled.traces == 1
+
+
 # Networks whose gradients meet, pass through and branch: the generated backward writes some
 # gradients over arrays it owns, which must never be an array another gradient still uses.
 KERNEL_PROGRAMS = {
@@ -224,16 +238,7 @@ def test_values_used_after_a_backward_inside_keep_their_values(after):
 
         return step
 
-    eager_params, compiled_params = _network_params(10), _network_params(10)
-    eager, compiled = make(eager_params), al.compile(make(compiled_params))
-    rng = np.random.default_rng(11)
-    for _ in range(4):
-        x, labels = rng.standard_normal((5, 3)), rng.integers(0, 4, 5)
-        assert eager(x, labels).item() == compiled(x, labels).item()
-        for p, q in zip(eager_params, compiled_params, strict=True):
-            np.testing.assert_array_equal(q.data, p.data)
-            np.testing.assert_array_equal(q.grad, p.grad)
-    assert compiled.traces == 1
+    _assert_compiled_step_is_eager(make, params_seed=10, data_seed=11)
 
 
 @pytest.mark.parametrize("hidden", ["relu", "tanh then relu"])
@@ -261,16 +266,7 @@ def test_two_backwards_inside_one_compiled_step(hidden):
 
         return step
 
-    eager_params, compiled_params = _network_params(14), _network_params(14)
-    eager, compiled = make(eager_params), al.compile(make(compiled_params))
-    rng = np.random.default_rng(15)
-    for _ in range(4):
-        x, labels = rng.standard_normal((5, 3)), rng.integers(0, 4, 5)
-        assert eager(x, labels).item() == compiled(x, labels).item()
-        for p, q in zip(eager_params, compiled_params, strict=True):
-            np.testing.assert_array_equal(q.data, p.data)
-            np.testing.assert_array_equal(q.grad, p.grad)
-    assert compiled.traces == 1
+    _assert_compiled_step_is_eager(make, params_seed=14, data_seed=15)
 
 
 # --- random programs from the test suite's strategies ----------------------------------------
