@@ -7,12 +7,12 @@ node holds no intermediate Tensor and nothing points back from a node to its out
 intermediate array lives only as long as a user variable or a rule's `save_for_backward`
 needs it, and a graph is freed by reference counting alone.
 
-The backward walk (`run_backward`) is three steps:
-1. `_dependencies`: which nodes the walk must visit, and how many edges lead into each;
-2. a loop that takes a node whose gradient is complete, calls its rule, and sends each
-   input's gradient along its edge (summed to the input's shape and dtype by `_conform`,
-   and added to what that input has received so far);
-3. leaf gradients go into `.grad` (`backward`) or are returned (`grad`).
+The backward walk (`run_backward`) is one loop and a last step:
+1. take the pending node recorded last (its gradient is then complete: every node that used
+   its output was recorded after it), call its rule, and send each input's gradient along
+   its edge (summed to the input's shape and dtype by `_conform`, and added to what that
+   input has received so far);
+2. leaf gradients go into `.grad` (`backward`) or are returned (`grad`).
 
 Backward rules receive numpy arrays on the fast path. With `create_graph=True` they receive
 Tensors instead, and the very same rule then records a graph of its own (higher-order
@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -161,6 +162,7 @@ class Function:
     _retained: Any = None  # weak reference to the output Tensor, after its retain_grad()
     _trace: Any = None  # where the op was created, recorded under detect_anomaly()
     _stamp = 0  # versions.count when the node was recorded (see versions.py)
+    _seq = 0  # the order of recording, set when the node's output is made (tensor._tensor)
     # Gradient ownership, which lets a rule write into its `grad` instead of allocating a new
     # array (at batch 1000 every fresh 4 MB array costs page faults): see run_backward.
     owns_grad = False  # set by the engine before each rule: may the rule overwrite `grad`?
@@ -439,32 +441,6 @@ def _conform(node: Function, g: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     return g
 
 
-def _dependencies(roots: Sequence[Function], targets: set | None) -> dict[Function, int]:
-    """The nodes to visit, each with the number of edges into it from other visited nodes.
-
-    Every node reachable from `roots` is visited when `targets` is None. Otherwise only the
-    nodes from which a target (a leaf or a node) can be reached: nothing else needs a rule.
-    """
-    if targets is None:
-        counts, keep = dict.fromkeys(roots, 0), None
-    else:
-        keep = _leading_to(roots, targets)
-        counts = {node: 0 for node in roots if node in keep}
-    stack = list(counts)
-    while stack:
-        edges = stack.pop().edges
-        if edges is None:
-            raise RuntimeError(_FREED_MESSAGE)
-        for e in edges:
-            if isinstance(e, Function):
-                if e in counts:
-                    counts[e] += 1
-                elif keep is None or e in keep:
-                    counts[e] = 1
-                    stack.append(e)
-    return counts
-
-
 def _leading_to(roots: Sequence[Function], targets: set) -> set[Function]:
     """The nodes reachable from `roots` from which some target can be reached."""
     leads: dict[Function, bool] = {}
@@ -498,6 +474,11 @@ def run_backward(
     and the gradient of each input is returned, keyed by the leaf Tensor or by the node that
     made it. Gradients are dropped as soon as they have been passed on.
 
+    Order: every node is numbered when it is recorded (`_seq`, see `tensor._tensor`), after
+    the nodes that made its inputs. So when the walk always takes the pending node with the
+    highest number (a heap), every consumer of that node has already sent its gradient: the
+    gradient is complete, and no count of dependencies is needed beforehand.
+
     Ownership (arrays only, not with create_graph or detect_anomaly): a gradient array in
     `pending` is *owned* when nothing outside this walk holds it: the engine made it (a sum
     of two gradients), or a rule of a `fresh_grads` class returned it as a new array. The
@@ -507,57 +488,62 @@ def run_backward(
     """
     pending: dict[Any, Any] = {}  # node or leaf -> gradient summed so far
     owned: set = set()  # the keys of `pending` whose gradient array nothing else holds
+    heap: list = []  # (-node._seq, node) of every node in `pending`: the latest first
     for out, g in zip(outputs, seeds, strict=True):
-        _add(pending, out if out._ctx is None else out._ctx, g)
-    targets = None if inputs is None else {x if x._ctx is None else x._ctx for x in inputs}
-    counts = _dependencies([k for k in pending if isinstance(k, Function)], targets)
-    ready = [node for node, n in counts.items() if n == 0]
+        key = out if out._ctx is None else out._ctx
+        if key in pending:
+            pending[key] = pending[key] + g
+        else:
+            pending[key] = g
+            if key is out._ctx:
+                heappush(heap, (-key._seq, key))
+    targets = keep = None
+    if inputs is not None:
+        targets = {x if x._ctx is None else x._ctx for x in inputs}
+        keep = _leading_to([node for _, node in heap], targets)  # the nodes worth a visit
+        heap = [item for item in heap if item[1] in keep]
     found = {}  # target node -> its gradient, kept once complete
     checked = _anomaly_users and _mode.anomaly  # detect_anomaly(): check what each rule returns
     slow = create_graph or checked
     previous_mode, _mode.enabled = _mode.enabled, create_graph
     try:
-        while ready:
-            node = ready.pop()
-            grad = pending.pop(node, None)
+        while heap:
+            node = heappop(heap)[1]
+            grad = pending.pop(node)
             edges = node.edges
-            if grad is None:  # no gradient reached this node: nothing flows on
-                input_grads = (None,) * len(edges)
+            if edges is None:
+                raise RuntimeError(_FREED_MESSAGE)
+            owns = node in owned and type(grad) is np.ndarray
+            if node._hooks is not None:  # hooks on the node's output Tensor (hooks.py)
+                grad = hooks.run_node_hooks(node, grad)
+                owns = False  # a hook (or retain_grad) may keep it
+            if targets is not None and node in targets:
+                found[node] = grad
+                owns = False  # returned to the caller
+            node.owns_grad = owns
+            if slow:
+                input_grads = _call_rule(node, grad, create_graph, checked)
             else:
-                owns = node in owned and type(grad) is np.ndarray
-                if node._hooks is not None:  # hooks on the node's output Tensor (hooks.py)
-                    grad = hooks.run_node_hooks(node, grad)
-                    owns = False  # a hook (or retain_grad) may keep it
-                if targets is not None and node in targets:
-                    found[node] = grad
-                    owns = False  # returned to the caller
-                node.owns_grad = owns
-                if slow:
-                    input_grads = _call_rule(node, grad, create_graph, checked)
-                else:
-                    input_grads = node.backward(node, grad)
-                if type(input_grads) is not tuple:  # a rule may return one gradient bare
-                    input_grads = _as_tuple(input_grads)
-                if len(input_grads) != len(edges):
-                    raise _wrong_count(node, input_grads, edges)
+                input_grads = node.backward(node, grad)
+            if type(input_grads) is not tuple:  # a rule may return one gradient bare
+                input_grads = _as_tuple(input_grads)
+            if len(input_grads) != len(edges):
+                raise _wrong_count(node, input_grads, edges)
             fresh = node.fresh_grads and not slow
             for edge, g in zip(edges, input_grads):
-                if edge is None:  # a constant
+                if g is None or edge is None:  # no gradient, or a constant
                     continue
-                if edge in counts:  # a node of the walk: one more of its consumers is done
-                    n = counts[edge] - 1
-                    counts[edge] = n
-                    if n == 0:
-                        ready.append(edge)
-                    if g is None:
-                        continue
+                made = isinstance(edge, Function)  # by a node (not a leaf)
+                if made:
+                    if keep is not None and edge not in keep:
+                        continue  # a part of the graph that leads to no input
+                    if edge._seq >= node._seq:
+                        raise _out_of_order(node, edge)
                     shape, dtype = edge._shape, edge._dtype
-                elif g is None:
-                    continue
                 elif edge in targets if targets is not None else edge.requires_grad:  # a leaf
                     data = edge.data
                     shape, dtype = data.shape, data.dtype
-                else:  # a constant leaf, or a part of the graph that leads to no input
+                else:  # a constant leaf
                     continue
                 if g.shape != shape or g.dtype is not dtype:
                     g = _conform(node, g, shape, dtype)
@@ -566,10 +552,12 @@ def run_backward(
                     pending[edge] = pending[edge] + g
                     if not slow:  # a sum: an array the engine made
                         owned.add(edge)
-                else:
-                    pending[edge] = g
-                    if fresh and g is not grad and g.base is None:  # a view is never taken
-                        owned.add(edge)
+                    continue
+                pending[edge] = g
+                if fresh and g is not grad and g.base is None:  # a view is never taken
+                    owned.add(edge)
+                if made:
+                    heappush(heap, (-edge._seq, edge))
             if not retain_graph:
                 node.edges = node._saved = None
         if hooks.LEAF_HOOKS:  # hooks on leaf Tensors (off: one check of an empty dict)
@@ -610,6 +598,15 @@ def _call_rule_on_tensors(node: Function, grad: Tensor) -> Any:
         raise TypeError(f"{type(node).__name__}.backward with create_graph=True: {e}") from e
     finally:
         node._as_tensors = False
+
+
+def _out_of_order(node: Function, edge: Function) -> RuntimeError:
+    return RuntimeError(
+        f"backward: {node.name} (recorded as number {node._seq}) has an input made by "
+        f"{edge.name} (number {edge._seq}), which was not recorded before it: a node was "
+        "given edges by hand. Nodes get their number when their output Tensor is made "
+        "(tensor._tensor), after the nodes of their inputs."
+    )
 
 
 def _as_tuple(grads: Any) -> tuple:

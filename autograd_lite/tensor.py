@@ -7,6 +7,7 @@ attached to the class when the package is imported, so an op is declared in one 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -286,18 +287,26 @@ class Tensor:
 def _tensor(data: np.ndarray, ctx: Any = None) -> Tensor:
     """The library's one fast constructor: `data` is already a valid ndarray.
 
-    With a node `ctx` the tensor is that node's output (it requires grad); without one it is
-    a constant. `Tensor(...)` is for users: it checks and converts its argument.
+    With a node `ctx` the tensor is that node's output (it requires grad), and the node gets
+    its number in the order of recording, if it has none yet: the backward walk runs nodes
+    from the highest number down (engine.run_backward). Without a node it is a constant.
+    `Tensor(...)` is for users: it checks and converts its argument.
     """
     t = _new(Tensor)
     t.data = data
     t.grad = None
-    t.requires_grad = ctx is not None
     t._ctx = ctx
+    if ctx is None:
+        t.requires_grad = False
+    else:
+        t.requires_grad = True
+        if not ctx._seq:
+            ctx._seq = _next_seq()
     return t
 
 
 _new = object.__new__
+_next_seq = itertools.count(1).__next__  # (thread-safe: one call into C)
 
 
 def value(x: Any) -> Any:

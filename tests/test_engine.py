@@ -171,6 +171,29 @@ def test_nested_diamonds_and_a_shared_intermediate():
     np.testing.assert_array_equal(x.grad, [27.0, 27.0])
 
 
+def test_a_node_runs_only_after_every_node_that_used_its_output():
+    # The walk runs nodes from the last recorded down: h's rule must wait for its late
+    # consumer (h * 5, recorded after the chain through a), whatever the shape of the graph.
+    x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    h = x.exp()
+    a = h * 2.0
+    b = (a * 3.0).sin()
+    c = b + h * 5.0
+    c.sum().backward()
+    e = np.exp(x.data)
+    np.testing.assert_allclose(x.grad, (6.0 * np.cos(6.0 * e) + 5.0) * e, rtol=1e-15)
+
+
+def test_a_node_given_a_later_node_as_input_by_hand_is_a_clear_error():
+    x = Tensor(np.array([1.0]), requires_grad=True)
+    y = x * 2.0
+    z = y * 3.0
+    y._ctx.edges = [z._ctx, None]  # a graph no op records: y's node made from z's
+    with pytest.raises(RuntimeError, match="not recorded before it"):
+        z.backward()
+    assert x.grad is None
+
+
 def test_distinct_leaves_with_equal_values():
     a = Tensor(np.array([2.0]), requires_grad=True)
     b = Tensor(np.array([2.0]), requires_grad=True)
