@@ -6,18 +6,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks import common, experiments, memory, peers, step
+from benchmarks import common, experiments, floor, memory, peers, step
 
 
-@pytest.mark.parametrize("name", list(step.FORMS) + ["hand-derived numpy", "tutorial code"])
+@pytest.mark.parametrize("name", [*step.FORMS, *floor.FORMS, "hand-derived numpy", "tutorial code"])
 def test_every_contender_ends_the_epoch_on_the_hand_derived_parameters(name):
-    make = {**step.FORMS, **peers.PEERS}[name]
+    make = {**step.FORMS, **floor.FORMS, **peers.PEERS}[name]
     result = common.measure(make, hidden=6, batch_size=700, repeats=1, seed=3)
     assert result["max_param_diff"] < 1e-12, result
     assert result["us_per_step"] > 0 and result["ratio_to_hand"] > 0
 
 
-@pytest.mark.parametrize("module", [step, peers])
+@pytest.mark.parametrize("module", [step, peers, floor])
 @pytest.mark.parametrize(
     "argv, message",
     [
