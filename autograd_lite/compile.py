@@ -16,8 +16,8 @@ How it works:
    calls). For the ops of a typical network (matmul, linear, add, relu, cross-entropy) the
    numpy calls of the op's rules are written out, into arrays allocated once (`out=`); any
    other op runs its own `forward` on arrays. No Tensor or node is made per op and no
-   topological sort is needed: `backward` runs the recorded ops' backward rules in reverse
-   order, summing gradients where they meet. The returned Tensor has a single node whose
+   graph is walked: `backward` runs the recorded ops' backward rules in reverse order,
+   summing gradients where they meet. The returned Tensor has a single node whose
    inputs are the Tensors that require grad, so `loss.backward()` fills their `.grad` as
    usual (and hooks, `al.grad`, accumulation work as for any op). The same numpy operations
    run on the same values as in the eager call, so the numbers are identical.
