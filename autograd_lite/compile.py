@@ -40,7 +40,7 @@ of the arguments and of every op's result are "traced arrays" (a numpy subclass)
 Op outputs whose shape depends on values (boolean masks as indices) are checked at every
 replay: a different shape traces again. New argument shapes, dtypes, Python scalar values
 or grad mode trace again too (a cache of the last `cache_size` traces per function), and so
-does a Tensor read from outside whose shape or dtype changed since the trace.
+does a Tensor read from outside whose shape, dtype or requires_grad changed since the trace.
 
 A replayed result supports `backward()` (and `al.grad`) but not `create_graph=True`: call
 the function without compiling it for gradients of gradients.
@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_lite import engine
+from autograd_lite import engine, versions
 from autograd_lite.engine import Function, TracingError, _mode
 from autograd_lite.tensor import Tensor, _tensor
 
@@ -895,11 +895,15 @@ class _Plan:
             if slot is not None:
                 data = ".data" if isinstance(args[i], Tensor) else ""
                 lines.append(f"    v{slot} = args[{i}]{data}")
-        for n, (slot, _) in enumerate(self.outside):  # read afresh: an optimizer changes them
+        for n, (slot, t) in enumerate(self.outside):  # read afresh: an optimizer changes them
             self.env[f"s{slot}"], self.env[f"d{slot}"] = self.shapes[slot]
-            lines.append(f"    v{slot} = outside[{n}].data")
-            lines.append(f"    if v{slot}.shape != s{slot} or v{slot}.dtype != d{slot}:")
-            lines.append("        raise _Retrace  # the traced call saw another shape or dtype")
+            self.env[f"r{slot}"] = t.requires_grad  # (which gradients the program computes)
+            lines += [
+                f"    v{slot} = outside[{n}].data",
+                f"    if (v{slot}.shape != s{slot} or v{slot}.dtype != d{slot}"
+                f" or outside[{n}].requires_grad is not r{slot}):",
+                "        raise _Retrace  # the trace saw another shape, dtype or requires_grad",
+            ]
         for k, ins in enumerate(recorder.program):
             lines += ["    " + line for line in self._instruction_lines(k, ins, results)]
         lines += self._epilogue_lines(epilogue, args)
@@ -1273,6 +1277,9 @@ class Compiled:
             return self.fn(*args)  # inside al.func transforms or another trace: as written
         key = _signature(args)
         plan = self.plans.get(key)
+        if plan is not None and plan.bindings.rebound():
+            self.plans.clear()  # every trace read the objects that are now replaced
+            plan = None
         if plan is not None:
             if len(self.plans) > 1:
                 self.plans.move_to_end(key)  # the most recently used: kept the longest
@@ -1312,11 +1319,16 @@ class Compiled:
             _untrace(recorder)
         if not isinstance(out, Tensor) or not isinstance(out.data, _Traced):
             _restore(out)
+            got = (
+                "a Tensor that no op computed (an argument or a constant returned as it is)"
+                if isinstance(out, Tensor)
+                else f"a {type(out).__name__}"
+            )
             raise TypeError(
-                f"al.compile: the function must return a Tensor computed by ops, got "
-                f"{type(out).__name__}"
+                f"al.compile: the function must return a Tensor computed by ops, got {got}"
             )
         plan = _Plan(recorder, out, args, arg_slots, epilogue, grad_mode=key[0])
+        plan.bindings = _Bindings(self.fn)
         out.data = _plain(out.data)
         self.plans[key] = plan
         self.traces += 1
@@ -1347,6 +1359,49 @@ class Compiled:
         node.needs_input_grad = (True,) * len(edges)
         node.edges, node._shape, node._dtype = edges, out.shape, out.dtype
         return _tensor(out, node)
+
+
+class _Bindings:
+    """The names through which a traced call reached its Tensors, as they were bound then.
+
+    A replay reads the Tensor objects its trace saw (their current values: an optimizer may
+    update them in place). If a name now points at another object, the replay would be
+    stale, so the function is traced again. Seen: the function's own closure variables and
+    globals that held a Tensor or a module, and any rebinding of an nn.Module attribute (a
+    new Parameter or submodule, `train()`/`eval()`: `versions.rebinds`). Not seen: an item
+    of a list or dict replaced, or a name read by another function the function calls.
+    """
+
+    def __init__(self, fn: Callable) -> None:
+        from autograd_lite.nn import Module
+
+        fn = getattr(fn, "__func__", fn)  # a bound method: its function
+        kinds = (Tensor, Module)
+        self.cells = []
+        for cell in getattr(fn, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:  # a cell not yet filled
+                continue
+            if isinstance(value, kinds):
+                self.cells.append((cell, value))
+        self.globals = getattr(fn, "__globals__", {})
+        code = getattr(fn, "__code__", None)
+        self.names = [
+            (name, self.globals[name])
+            for name in (code.co_names if code is not None else ())
+            if isinstance(self.globals.get(name), kinds)
+        ]
+        self.rebinds = versions.rebinds
+
+    def rebound(self) -> bool:
+        if versions.rebinds != self.rebinds:
+            return True
+        for cell, value in self.cells:
+            if cell.cell_contents is not value:
+                return True
+        get = self.globals.get
+        return any(get(name) is not value for name, value in self.names)
 
 
 def _epilogue(recorder: _Recorder) -> list[tuple[str, Tensor, int | None]]:

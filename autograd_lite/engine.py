@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Sequence
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -441,23 +441,27 @@ def _conform(node: Function, g: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     return g
 
 
-def _leading_to(roots: Sequence[Function], targets: set) -> set[Function]:
-    """The nodes reachable from `roots` from which some target can be reached."""
-    leads: dict[Function, bool] = {}
+def _rules_to_run(roots: Sequence[Function], targets: set) -> set[Function]:
+    """The nodes reachable from `roots` whose rule must run: a target lies beyond them.
+
+    That is, one of their edges leads (directly or further on) to a target. A target node
+    with no other target beyond it only collects its gradient: its rule is not needed.
+    """
+    beyond: dict[Function, bool] = {}
     stack = [(node, False) for node in roots]
-    while stack:  # iterative depth-first search, a node settled after all its parents
-        node, parents_settled = stack.pop()
-        if parents_settled:
-            leads[node] = node in targets or any(
-                leads.get(e, False) or e in targets for e in node.edges if e is not None
+    while stack:  # iterative depth-first search, a node settled after all its inputs' nodes
+        node, inputs_settled = stack.pop()
+        if inputs_settled:
+            beyond[node] = any(
+                e in targets or beyond.get(e, False) for e in node.edges if e is not None
             )
-        elif node not in leads:
+        elif node not in beyond:
             if node.edges is None:
                 raise RuntimeError(_FREED_MESSAGE)
-            leads[node] = False  # being visited (a graph has no cycles)
+            beyond[node] = False  # being visited (a graph has no cycles)
             stack.append((node, True))
             stack.extend((e, False) for e in node.edges if isinstance(e, Function))
-    return {node for node, yes in leads.items() if yes}
+    return {node for node, yes in beyond.items() if yes}
 
 
 def run_backward(
@@ -497,11 +501,12 @@ def run_backward(
             pending[key] = g
             if key is out._ctx:
                 heappush(heap, (-key._seq, key))
-    targets = keep = None
+    targets = needed = None
     if inputs is not None:
         targets = {x if x._ctx is None else x._ctx for x in inputs}
-        keep = _leading_to([node for _, node in heap], targets)  # the nodes worth a visit
-        heap = [item for item in heap if item[1] in keep]
+        needed = _rules_to_run([node for _, node in heap], targets)
+        heap = [item for item in heap if item[1] in needed or item[1] in targets]
+        heapify(heap)
     found = {}  # target node -> its gradient, kept once complete
     checked = _anomaly_users and _mode.anomaly  # detect_anomaly(): check what each rule returns
     slow = create_graph or checked
@@ -520,6 +525,8 @@ def run_backward(
             if targets is not None and node in targets:
                 found[node] = grad
                 owns = False  # returned to the caller
+                if node not in needed:  # no other target beyond it: its rule is not needed
+                    continue
             node.owns_grad = owns
             if slow:
                 input_grads = _call_rule(node, grad, create_graph, checked)
@@ -535,7 +542,7 @@ def run_backward(
                     continue
                 made = isinstance(edge, Function)  # by a node (not a leaf)
                 if made:
-                    if keep is not None and edge not in keep:
+                    if needed is not None and edge not in needed and edge not in targets:
                         continue  # a part of the graph that leads to no input
                     if edge._seq >= node._seq:
                         raise _out_of_order(node, edge)

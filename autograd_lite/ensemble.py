@@ -168,6 +168,6 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "sum") -> Tensor:
             f"ensemble.cross_entropy: targets must be ({e}, {n}) class indices or ({e}, {n}, "
             f"{c}) rows for logits of shape {logits.shape}, got {targets.shape}"
         )
-    elif targets.dtype != logits.dtype:
-        targets = targets.astype(logits.dtype)
+    else:  # a copy: backward reads them, and a later change of the caller's must not reach it
+        targets = np.array(targets, dtype=logits.dtype)
     return StackedCrossEntropy.apply(logits, targets, mean=reduction == "mean")

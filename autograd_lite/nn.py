@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from autograd_lite import engine, ops, validate
+from autograd_lite import engine, ops, validate, versions
 from autograd_lite.tensor import Tensor, as_tensor
 from autograd_lite.versions import mark_changed
 
@@ -127,12 +127,15 @@ class Module:
         else:
             registry.pop(name, None)
             modules.pop(name, None)
+        if self.__dict__.get(name, value) is not value:  # a rebinding: see versions.rebinds
+            versions.rebinds += 1
         # Kept in the instance __dict__ too, so reading `self.weight` is a plain lookup.
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        versions.rebinds += 1
         object.__delattr__(self, name)
 
     # --- traversal ------------------------------------------------------------------
@@ -277,6 +280,8 @@ class Module:
         """Set `.training` on this module and every descendant; returns self."""
         mode = bool(mode)
         for module in self._walk():
+            if module.training is not mode:
+                versions.rebinds += 1  # al.compile: a trace took the other mode's branches
             object.__setattr__(module, "training", mode)
         return self
 
@@ -658,6 +663,10 @@ class Dropout(Module):
             return x
         if self.p == 1:
             return x * np.zeros((), dtype=x.dtype)  # nothing kept (and no division by 0)
+        engine.refuse_while_tracing(
+            "nn.Dropout in training mode (a replay would reuse the traced call's random mask)",
+            "apply dropout outside the compiled function, or call eval() before compiling",
+        )
         keep = self.rng.random(x.shape) >= self.p
         return x * (keep * (1 / (1 - self.p))).astype(x.dtype)
 

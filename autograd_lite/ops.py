@@ -1158,8 +1158,14 @@ def _constant(x: Any) -> Any:
     """A Tensor used as a parameter (index, condition): a copy of its values.
 
     The op keeps it for backward, so a later in-place change of the Tensor must not reach it.
+    Tensors in a list (`x[[i, j]]`) are copied too. Inside al.compile's trace the values are
+    a traced array, kept as it is: a copy would be a constant, frozen at every replay.
     """
-    return np.array(x.data) if isinstance(x, Tensor) else x
+    if isinstance(x, Tensor):
+        return x.data if getattr(x.data, "_traced", False) else np.array(x.data)
+    if type(x) is list and any(isinstance(i, Tensor) for i in x):
+        return [_constant(i) for i in x]
+    return x
 
 
 class Concatenate(Function):
@@ -1194,11 +1200,14 @@ class Concatenate(Function):
 
 
 @register(numpy=np.concatenate)
-def concatenate(tensors: Any, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis (like numpy.concatenate)."""
+def concatenate(tensors: Any, axis: int | None = 0) -> Tensor:
+    """Join tensors along an existing axis (like numpy.concatenate; axis=None: flattened)."""
     if len(tensors) == 0:
         raise ValueError("concatenate: need at least one tensor")
-    return Concatenate.apply(*[as_tensor(t) for t in tensors], axis=axis)
+    tensors = [as_tensor(t) for t in tensors]
+    if axis is None:
+        tensors, axis = [t.reshape(-1) for t in tensors], 0
+    return Concatenate.apply(*tensors, axis=axis)
 
 
 class Flip(Function):

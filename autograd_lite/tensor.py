@@ -202,6 +202,25 @@ class Tensor:
         """A tensor sharing this data, cut from the graph."""
         return _tensor(self.data)
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """copy.deepcopy and pickle: a leaf only, as in PyTorch (a copy of a graph would hold
+        copies of its nodes, which the backward walk cannot order among the originals)."""
+        if self._ctx is not None:
+            raise RuntimeError(
+                "copy.deepcopy or pickle of a Tensor made by an op: only leaf Tensors can be "
+                "copied this way, as in PyTorch. Copy t.detach() instead (the same values, "
+                "without the graph)."
+            )
+        return super().__reduce_ex__(protocol)
+
+    def __copy__(self) -> Tensor:
+        """copy.copy: a new Tensor object sharing the data, the gradient and the node."""
+        new = _new(type(self))
+        for name in ("data", "grad", "requires_grad", "_ctx", "_tangents"):
+            if hasattr(self, name):
+                setattr(new, name, getattr(self, name))
+        return new
+
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """`np.asarray(t)` / `np.array(t)`: the values, without a graph (the explicit way)."""
         if getattr(self.data, "_traced", False):  # inside al.compile's trace: see compile.py

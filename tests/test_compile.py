@@ -454,6 +454,8 @@ def test_python_control_flow_on_values_raises(body):
 def test_the_result_must_be_a_tensor_from_ops_and_arguments_of_known_kinds():
     with pytest.raises(TypeError, match="must return a Tensor"):
         al.compile(lambda x: x.data.sum())(Tensor(np.ones(2)))
+    with pytest.raises(TypeError, match="a Tensor that no op computed"):
+        al.compile(lambda x: x)(Tensor(np.ones(2)))
     with pytest.raises(TypeError, match="argument 0 is a list"):
         al.compile(lambda x: Tensor(1.0))([1, 2])
     with pytest.raises(TypeError, match="expected a function"):
@@ -621,3 +623,99 @@ def test_writing_into_or_slicing_a_plain_copy_of_a_traced_value_raises():
         al.compile(writes)(Tensor(np.ones(3)))
     with pytest.raises(al.TracingError, match="frozen"):
         al.compile(lambda x: (w[:2] * np.asarray(x.data)[:2]).sum())(Tensor(np.ones(3)))
+
+
+# --- what a replay could get stale: rebound names, unfrozen weights, modes, indices ----------
+def test_a_weight_that_starts_to_require_grad_traces_again():
+    net = nn.Linear(3, 2, rng=0)
+    net.weight.requires_grad_(False)
+
+    def fn(x, labels):
+        return al.softmax_cross_entropy(net(x), labels)
+
+    step, x, labels = al.compile(fn), np.ones((4, 3)), np.array([0, 1, 1, 0])
+    run_both(fn, step, [(x, labels)] * 2, [net.bias])
+    net.weight.requires_grad_(True)  # unfrozen: the replay must give it a gradient
+    run_both(fn, step, [(x, labels)] * 2, [net.weight, net.bias])
+    assert step.traces == 2
+
+
+_GLOBAL_WEIGHT = Tensor(np.ones((3, 1)), requires_grad=True)
+
+
+def _reads_a_global(x):
+    return (x @ _GLOBAL_WEIGHT).sum()
+
+
+def test_a_rebound_module_attribute_closure_variable_or_global_traces_again():
+    global _GLOBAL_WEIGHT
+    net = nn.Linear(3, 1, rng=0)
+    W = Tensor(np.ones((3, 1)), requires_grad=True)
+
+    def fn(x):
+        return (net(x) ** 2).sum() + (x @ W).sum()
+
+    step, x = al.compile(fn), np.random.default_rng(2).standard_normal((4, 3))
+    run_both(fn, step, [(x,)] * 2, [net.weight, net.bias, W])
+    net.weight = nn.Parameter(np.full((3, 1), 2.0))  # a module attribute
+    run_both(fn, step, [(x,)] * 2, [net.weight, net.bias, W])
+    W = Tensor(np.full((3, 1), 3.0), requires_grad=True)  # a closure variable
+    run_both(fn, step, [(x,)] * 2, [net.weight, net.bias, W])
+    assert step.traces == 3
+    step = al.compile(_reads_a_global)
+    run_both(_reads_a_global, step, [(x,)] * 2, [_GLOBAL_WEIGHT])
+    _GLOBAL_WEIGHT = Tensor(np.full((3, 1), 4.0), requires_grad=True)
+    run_both(_reads_a_global, step, [(x,)] * 2, [_GLOBAL_WEIGHT])
+    assert step.traces == 2
+
+
+def test_train_and_eval_trace_again_and_dropout_refuses_to_be_traced():
+    class Scaled(nn.Module):  # Python control flow on a module's mode
+        def forward(self, x):
+            return x * (2.0 if self.training else 3.0)
+
+    net = nn.Sequential(nn.Linear(3, 4, rng=0), Scaled())
+    step, x = al.compile(lambda x: net(x).sum()), np.ones((2, 3))
+    for mode in (True, False, True):
+        net.train(mode)
+        expected = net(x).sum().item()
+        assert step(x).item() == step(x).item() == expected
+    assert step.traces == 3
+    dropping = nn.Sequential(nn.Linear(3, 4, rng=0), nn.Dropout(0.5, rng=1))
+    step = al.compile(lambda x: dropping(x).sum())
+    with pytest.raises(al.TracingError, match="Dropout in training mode"):
+        step(x)  # its mask would be replayed unchanged
+    dropping.eval()
+    assert step(x).item() == step(x).item() == dropping(x).sum().item()
+
+
+def test_a_tensor_index_or_condition_given_as_an_argument_is_read_at_every_replay():
+    W = Tensor(np.arange(5.0), requires_grad=True)
+
+    def gather(i):
+        return (W[i] * np.arange(1.0, 3.0)).sum()
+
+    def masked(c):
+        return al.where(c, W, 0.0).sum()
+
+    indices = [Tensor(np.array(i)) for i in ([0, 1], [3, 4], [2, 2])]
+    run_both(gather, al.compile(gather), [(i,) for i in indices], [W])
+    masks = [Tensor(np.array(m, dtype=bool)) for m in ([1, 0, 0, 0, 1], [0, 0, 1, 1, 0])]
+    run_both(masked, al.compile(masked), [(m,) for m in masks], [W])
+
+
+def test_the_gradient_of_a_replayed_result_leaves_its_backward_for_later():
+    W = Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]) * 0.1, requires_grad=True)
+
+    def fn(x):
+        return (x @ W).tanh()
+
+    x = Tensor(np.ones((3, 2)))
+    expected = al.grad((fn(x) ** 2).sum(), [W])[0]
+    step = al.compile(fn)
+    step(x)
+    y = step(x)  # a replay
+    loss = (y * y).sum()
+    al.grad(loss, [y], retain_graph=True)  # d loss / d y needs nothing of the replay
+    loss.backward()
+    np.testing.assert_array_equal(W.grad, expected)

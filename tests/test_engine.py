@@ -1079,3 +1079,56 @@ def test_al_grad_runs_only_the_rules_on_a_path_to_its_inputs():
     loss = (x * 2.0).sum() + Spy.apply(w).sum()
     loss.backward()  # backward() fills every leaf, so it runs the Spy rule
     assert calls == [1]
+
+
+# --- found by trying to break the walk (session 17) --------------------------------------
+def test_al_grad_with_an_output_that_leads_to_no_input():
+    # c is recorded last and does not lead to x: dropping it must keep the walk's order.
+    x, z = Tensor(np.array([0.3, -0.7]), requires_grad=True), Tensor(np.array([1.1, 0.4]))
+    z.requires_grad = True
+    a = x * 2.0
+    b = a * 3.0
+    c = z * 4.0
+    seen = []
+    a.register_hook(lambda g: seen.append(np.array(g)))
+    ones = [np.ones(2)] * 3
+    gx, ga = al.grad([a, b, c], [x, a], grad_outputs=ones, retain_graph=True)
+    np.testing.assert_array_equal(ga, [4.0, 4.0])  # 1 from a itself, 3 through b
+    np.testing.assert_array_equal(gx, [8.0, 8.0])
+    assert len(seen) == 1 and np.array_equal(seen[0], [4.0, 4.0])  # the hook: once, complete
+    (gx,) = al.grad([a, b, c], [x], grad_outputs=ones)  # (the graph is freed after this)
+    np.testing.assert_array_equal(gx, [8.0, 8.0])
+
+
+def test_the_gradient_of_an_intermediate_does_not_run_its_own_rule():
+    # Nothing beyond h leads to an input, so h's rule (which would read c, changed in place
+    # since) is not needed: PyTorch returns the gradient, and so does autograd_lite.
+    x, c = Tensor(np.array([1.0, 2.0]), requires_grad=True), Tensor(np.array([3.0, 4.0]))
+    h = x * c
+    loss = (h * h).sum()
+    c += 1.0
+    (gh,) = al.grad(loss, [h], retain_graph=True)
+    np.testing.assert_array_equal(gh, [6.0, 16.0])
+    loss.backward(inputs=[h], retain_graph=True)
+    np.testing.assert_array_equal(h.grad, [6.0, 16.0])
+    with pytest.raises(RuntimeError, match="changed in place"):  # x's gradient needs c
+        loss.backward()
+
+
+def test_deepcopy_and_pickle_take_leaves_only():
+    import copy
+    import pickle
+
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x.grad = np.ones(2)
+    for y in (copy.deepcopy(x), pickle.loads(pickle.dumps(x))):
+        assert y.requires_grad and y.is_leaf and y.data is not x.data
+        np.testing.assert_array_equal(y.data, x.data)
+        np.testing.assert_array_equal(y.grad, x.grad)
+    h = (x * 2.0).exp()
+    for copier in (copy.deepcopy, pickle.dumps):
+        with pytest.raises(RuntimeError, match=r"only leaf Tensors .* t\.detach\(\)"):
+            copier(h)
+    shallow = copy.copy(h)  # a new Tensor object on the same node: backward works
+    (h.sum() + shallow.sum()).backward()
+    np.testing.assert_allclose(x.grad, 1.0 + 2 * 2.0 * np.exp(2.0 * x.data), rtol=1e-15)

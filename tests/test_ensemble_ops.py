@@ -61,6 +61,17 @@ def test_affine_keeps_the_input_it_saw_when_x_changes_afterwards():
     np.testing.assert_allclose(w.grad, expected, rtol=1e-14)
 
 
+def test_cross_entropy_keeps_the_targets_it_saw_when_they_change_afterwards():
+    rng = np.random.default_rng(3)
+    (z,) = tensors(rng, (2, 3, 4))
+    rows = al.Tensor(rng.dirichlet(np.ones(4), size=(2, 3)))
+    expected = al.grad(ensemble.cross_entropy(z, rows.data.copy()).sum(), [z])[0]
+    loss = ensemble.cross_entropy(z, rows).sum()
+    rows *= 0.0  # changed in place after the op (the version counter sees it)
+    loss.backward()
+    np.testing.assert_array_equal(z.grad, expected)
+
+
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 @pytest.mark.parametrize("labels", [True, False])
 def test_cross_entropy_is_each_members_loss(reduction, labels):

@@ -373,13 +373,14 @@ def test_rebinding_data_is_not_an_in_place_change():
 
 def test_an_index_or_condition_tensor_changed_later_does_not_change_the_gradient():
     x = Tensor(np.arange(4.0), requires_grad=True)
-    index = Tensor(np.array([0, 1]))
+    index, i, j = Tensor(np.array([0, 1])), Tensor(np.array(0)), Tensor(np.array(2))
     mask = Tensor(np.array([True, False, True, False]))
-    loss = x[index].sum() + al.where(mask, x, 0.0).sum()
+    loss = x[index].sum() + al.where(mask, x, 0.0).sum() + (x[[i, j]] * 10.0).sum()
     index[0] = 3  # constants: allowed outside no_grad; the ops kept copies
     mask[1] = True
+    i += 1  # (a Tensor in a list index too)
     loss.backward()
-    np.testing.assert_array_equal(x.grad, [2.0, 1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(x.grad, [12.0, 1.0, 11.0, 0.0])
 
 
 # --- requires_grad_, clone ------------------------------------------------------------------

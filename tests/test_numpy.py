@@ -235,6 +235,7 @@ FUNCTIONS: dict[str, tuple[Callable, list[np.ndarray]]] = {
     "concatenate": (lambda a, b: np.concatenate([a, b]), [A, B]),
     "concatenate(axis=1)": (lambda a, b: np.concatenate((a, b), axis=1), [A, B]),
     "concatenate(ndarray, tensor)": (lambda b: np.concatenate([A, b]), [B]),
+    "concatenate(axis=None)": (lambda a, b: np.concatenate([a, b], axis=None), [A, B]),
     "stack": (lambda a, b: np.stack([a, b]), [A, B]),
     "stack(axis=-1)": (lambda a, b: np.stack([a, b], axis=-1), [A, B]),
     "hstack": (lambda a, b: np.hstack([a, b]), [A, B]),
