@@ -39,8 +39,13 @@ of the arguments and of every op's result are "traced arrays" (a numpy subclass)
   array without asking, and values computed from that would be frozen at the first call.
 Op outputs whose shape depends on values (boolean masks as indices) are checked at every
 replay: a different shape traces again. New argument shapes, dtypes, Python scalar values
-or grad mode trace again too (a cache of the last `cache_size` traces per function), and so
-does a Tensor read from outside whose shape, dtype or requires_grad changed since the trace.
+(-0.0 is not 0.0), an argument passed twice (or no longer twice) or grad mode trace again
+too (a cache of the last `cache_size` traces per function), and so does a Tensor read from
+outside whose shape, dtype or requires_grad changed since the trace, or a name the
+function reads that was rebound since (`_Bindings`: its closure variables and globals, and
+nn.Module attributes, `train()`/`eval()` included). Random draws from numpy inside the
+function raise (a replay would reuse them), and so does a numpy call on a traced value
+that returns several arrays (`np.nonzero`).
 
 A replayed result supports `backward()` (and `al.grad`) but not `create_graph=True`: call
 the function without compiling it for gradients of gradients.
@@ -132,7 +137,8 @@ class _Traced(np.ndarray):
 
     def __setitem__(self, index: Any, value: Any) -> None:
         raise TracingError(
-            "al.compile: writing into a traced array (t.data[i] = v) cannot be recorded; "
+            "al.compile: writing into a traced array (t[i] = v, t.data[i] = v, zero_()) "
+            "cannot be recorded; "
             "compute a new value with ops (al.where) instead"
         )
 
@@ -449,6 +455,14 @@ class _Recorder:
             _mode.recorder = self
         if isinstance(result, Tensor):
             raise TracingError(f"al.compile: {name} mixed a traced array with a Tensor")
+        if type(result) in (tuple, list) and any(
+            isinstance(r, np.ndarray | np.generic) for r in result
+        ):  # (each array would be a constant of the trace, frozen at every replay)
+            raise TracingError(
+                f"al.compile: {name} of a traced value returns several arrays, which a trace "
+                "cannot record; compute with ops instead (al.where with a mask, indexing), or "
+                "call the function uncompiled"
+            )
         if not isinstance(result, np.ndarray | np.generic):
             return result  # e.g. a shape: no values involved
         result = np.asarray(result)
@@ -1290,6 +1304,8 @@ class Compiled:
         return self._trace(key, args)
 
     def _trace(self, key: tuple, args: tuple) -> Tensor:
+        bindings = _Bindings(self.fn)  # (before the call: names it rebinds trace it again)
+        draws = bindings.random_states()
         recorder = _Recorder()
         wrapped, arg_slots = [], []
         for i, a in enumerate(args):
@@ -1327,8 +1343,15 @@ class Compiled:
             raise TypeError(
                 f"al.compile: the function must return a Tensor computed by ops, got {got}"
             )
+        if not _same_state(bindings.random_states(), draws):
+            _restore(out)
+            raise TracingError(
+                "al.compile: the function draws random numbers with numpy (a Generator or "
+                "numpy.random), which a trace cannot record: every replay would reuse this "
+                "call's draws. Draw them outside and pass them as an argument."
+            )
         plan = _Plan(recorder, out, args, arg_slots, epilogue, grad_mode=key[0])
-        plan.bindings = _Bindings(self.fn)
+        plan.bindings = bindings
         out.data = _plain(out.data)
         self.plans[key] = plan
         self.traces += 1
@@ -1362,36 +1385,30 @@ class Compiled:
 
 
 class _Bindings:
-    """The names through which a traced call reached its Tensors, as they were bound then.
+    """The names through which a traced call reached its values, as they were bound then.
 
     A replay reads the Tensor objects its trace saw (their current values: an optimizer may
-    update them in place). If a name now points at another object, the replay would be
-    stale, so the function is traced again. Seen: the function's own closure variables and
-    globals that held a Tensor or a module, and any rebinding of an nn.Module attribute (a
-    new Parameter or submodule, `train()`/`eval()`: `versions.rebinds`). Not seen: an item
-    of a list or dict replaced, or a name read by another function the function calls.
+    update them in place) and replays the Python values the trace used (a `scale` closed
+    over, the branch `if self.training` took). If a name now points at another object, the
+    replay would be stale, so the function is traced again. Seen: the function's own closure
+    variables and the globals it names (also in functions nested in it), and any rebinding
+    of an nn.Module attribute (a new Parameter or submodule, `train()`/`eval()`:
+    `versions.rebinds`). Not seen: an item of a list or dict replaced, an attribute of
+    another kind of object, or a name read by another function that the function calls.
     """
 
     def __init__(self, fn: Callable) -> None:
-        from autograd_lite.nn import Module
-
         fn = getattr(fn, "__func__", fn)  # a bound method: its function
-        kinds = (Tensor, Module)
         self.cells = []
         for cell in getattr(fn, "__closure__", None) or ():
             try:
-                value = cell.cell_contents
+                self.cells.append((cell, cell.cell_contents))
             except ValueError:  # a cell not yet filled
                 continue
-            if isinstance(value, kinds):
-                self.cells.append((cell, value))
         self.globals = getattr(fn, "__globals__", {})
         code = getattr(fn, "__code__", None)
-        self.names = [
-            (name, self.globals[name])
-            for name in (code.co_names if code is not None else ())
-            if isinstance(self.globals.get(name), kinds)
-        ]
+        names = _names_in(code) if code is not None else set()
+        self.names = [(name, self.globals[name]) for name in names if name in self.globals]
         self.rebinds = versions.rebinds
 
     def rebound(self) -> bool:
@@ -1402,6 +1419,39 @@ class _Bindings:
                 return True
         get = self.globals.get
         return any(get(name) is not value for name, value in self.names)
+
+    def random_states(self) -> list:
+        """The states of numpy's global generator and of the generators the function names:
+        if a traced call draws from one, a replay would reuse its draws."""
+        states = [np.random.get_state(legacy=False)]
+        for _, value in self.cells + self.names:
+            if isinstance(value, np.random.Generator):
+                states.append(value.bit_generator.state)
+            elif isinstance(value, np.random.RandomState):
+                states.append(value.get_state(legacy=False))
+        return states
+
+
+def _same_state(a: Any, b: Any) -> bool:
+    """Equality of generator states (nested dicts, lists and tuples of numbers and arrays)."""
+    if isinstance(a, dict):
+        return (
+            isinstance(b, dict) and a.keys() == b.keys() and all(_same_state(a[k], b[k]) for k in a)
+        )
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_same_state(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b)
+    return a == b
+
+
+def _names_in(code: Any) -> set[str]:
+    """The global (and attribute) names a code object and the code nested in it read."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _names_in(const)
+    return names
 
 
 def _epilogue(recorder: _Recorder) -> list[tuple[str, Tensor, int | None]]:
@@ -1453,7 +1503,8 @@ def _restore(x: Any) -> None:
 
 
 def _signature(args: tuple) -> tuple:
-    """What a trace depends on: each argument's kind, shape and dtype (or Python value)."""
+    """What a trace depends on: each argument's kind, shape and dtype (or Python value), and
+    which arguments are the same object (a trace of f(x, x) reads one slot for both)."""
     key: list[Any] = [_mode.enabled]
     for i, a in enumerate(args):
         if type(a) is np.ndarray:
@@ -1462,6 +1513,8 @@ def _signature(args: tuple) -> tuple:
             key.append((a.data.shape, a.data.dtype, a.requires_grad))
         elif isinstance(a, np.ndarray):
             key.append((type(a), a.shape, a.dtype))
+        elif type(a) is float:  # by its bits: -0.0 == 0.0, but 1 / -0.0 is not 1 / 0.0
+            key.append(("V", float, a.hex()))
         elif a is None or isinstance(a, bool | int | float | str):
             key.append(("V", type(a), a))
         else:
@@ -1469,6 +1522,10 @@ def _signature(args: tuple) -> tuple:
                 f"al.compile: argument {i} is a {type(a).__name__}; a compiled function takes "
                 "Tensors, numpy arrays and Python scalars (close over anything else)"
             )
+    if len(args) > 1:
+        ids = [id(a) for a in args]
+        if len(set(ids)) < len(ids):  # an argument passed twice: where each first appears
+            key.append(tuple(ids.index(i) for i in ids))
     return tuple(key)
 
 

@@ -53,6 +53,19 @@ def _check_allowed(t: Tensor, op: str, other: Any = None) -> None:
         )
 
 
+def _seen_by_a_trace(*values: Any) -> None:
+    """Inside al.compile's trace: the Tensors an in-place change reads or writes are recorded.
+
+    A Tensor from outside the function that no op has read yet still has plain data; it gets
+    its traced data now, so that the change is recorded and replayed, not made once.
+    """
+    recorder = _mode.recorder
+    if recorder is not None:
+        for v in values:
+            if isinstance(v, Tensor):
+                recorder.tensor_ref(v)
+
+
 def _describe(x: Any) -> str:
     dtype = x.dtype if isinstance(x, np.ndarray) else np.asarray(x).dtype
     return f"shape {np.shape(x)} and dtype {dtype}"
@@ -63,6 +76,7 @@ def _inplace(ufunc: np.ufunc, op: str) -> Any:
 
     def method(self: Tensor, other: Any) -> Tensor:
         _check_allowed(self, op, other)
+        _seen_by_a_trace(self, other)
         data, other_data = self.data, value(other)
         try:  # numpy checks the result's shape and dtype before writing anything
             ufunc(data, other_data, out=data)
@@ -95,6 +109,7 @@ for _name, _ufunc, _op in [
 def setitem(self: Tensor, index: Any, new: Any) -> None:
     """`t[index] = value` in place; Tensors used as indices give their values."""
     _check_allowed(self, "t[index] = value", new)
+    _seen_by_a_trace(self, new)
     index = tuple(map(value, index)) if isinstance(index, tuple) else value(index)
     data = self.data
     try:
@@ -112,6 +127,7 @@ def setitem(self: Tensor, index: Any, new: Any) -> None:
 def zero_(self: Tensor) -> Tensor:
     """Set every element to 0, in place (as PyTorch's `zero_`); returns the tensor."""
     _check_allowed(self, "zero_")
+    _seen_by_a_trace(self)
     try:
         self.data[...] = 0
     except ValueError as e:  # a read-only array

@@ -83,6 +83,11 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     folder, name = os.path.split(target)
     if os.path.isdir(target):
         raise IsADirectoryError(f"save: {given!r} is a folder; give a file name")
+    if os.path.exists(target) and not os.path.isfile(target):  # (the rename would replace it)
+        raise ValueError(
+            f"save: {given!r} is not a regular file (a pipe, a device or a socket); save "
+            "writes a new file and renames it into place, so give the path of a regular file"
+        )
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"save: the folder of {given!r} does not exist")
     fd, tmp = _create_temporary(folder, name, given)

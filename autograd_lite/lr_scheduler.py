@@ -43,6 +43,9 @@ class LRScheduler:
         self.last_epoch = -1
         self.step()
 
+    # The constructor's settings and how each is checked (load_state_dict checks them too).
+    _settings: dict[str, Any] = {}
+
     def get_lr(self) -> list[float]:
         raise NotImplementedError
 
@@ -75,11 +78,16 @@ class LRScheduler:
                 f"unexpected keys {sorted(set(state) - expected)}"
             )
         groups = len(self.optimizer.param_groups)
-        if len(state["base_lrs"]) != groups:
-            raise ValueError(
-                f"{where}: {len(state['base_lrs'])} base_lrs for {groups} param group(s)"
-            )
-        self.__dict__.update({k: list(v) if isinstance(v, list) else v for k, v in state.items()})
+        checked: dict[str, Any] = {}
+        for key in ("base_lrs", "_last_lr"):
+            lrs = state[key]
+            if not isinstance(lrs, list | tuple) or len(lrs) != groups:
+                raise ValueError(f"{where}: {key} must be a list of {groups} lr(s), got {lrs!r}")
+            checked[key] = [validate.non_negative_float(lr, f"{where}: {key}") for lr in lrs]
+        checked["last_epoch"] = validate.seed(state["last_epoch"], f"{where}: last_epoch")
+        for key, check in self._settings.items():  # as the constructor checks them
+            checked[key] = check(state[key], f"{where}: {key}")
+        self.__dict__.update(checked)  # (all checked first: a refused state changes nothing)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self._last_lr})"
@@ -90,6 +98,8 @@ class StepLR(LRScheduler):
 
     lr = base_lr * gamma ** (epoch // step_size) (in PyTorch's recursive form).
     """
+
+    _settings = {"step_size": validate.positive_int, "gamma": validate.non_negative_float}
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
         self.step_size = validate.positive_int(step_size, "StepLR: step_size")
@@ -109,6 +119,8 @@ class CosineAnnealingLR(LRScheduler):
     lr = eta_min + (base_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2 (in PyTorch's recursive
     form); past T_max it rises again along the same cosine, as PyTorch's does (no restarts).
     """
+
+    _settings = {"T_max": validate.positive_int, "eta_min": validate.non_negative_float}
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
         self.T_max = validate.positive_int(T_max, "CosineAnnealingLR: T_max")

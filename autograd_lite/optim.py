@@ -146,17 +146,26 @@ class Optimizer:
             buf = self._scratch[index] = np.empty_like(data)
         return buf
 
-    def _grad(self, p: Tensor, index: int) -> np.ndarray | None:
-        grad = p.grad
-        if grad is not None and grad.shape != p.data.shape:
-            self._wrong_shape(p, index)
-        return grad
-
-    def _wrong_shape(self, p: Tensor, index: int) -> None:
-        raise ValueError(
-            f"{type(self).__name__}.step: param {index} has shape {p.data.shape} "
-            f"but its grad has shape {p.grad.shape}"
-        )
+    def _check_grads(self) -> None:
+        """Raise before any update if a gradient cannot be applied to its param, so that a
+        refused step changes nothing (no param updated, no state advanced)."""
+        index = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                grad = p.grad
+                if grad is not None:
+                    data = p.data
+                    if grad.shape != data.shape:  # never let numpy broadcast a wrong gradient
+                        raise ValueError(
+                            f"{type(self).__name__}.step: param {index} has shape {data.shape} "
+                            f"but its grad has shape {grad.shape}"
+                        )
+                    if not np.can_cast(grad.dtype, data.dtype, "same_kind"):
+                        raise TypeError(
+                            f"{type(self).__name__}.step: param {index} has dtype {data.dtype} "
+                            f"but its grad has dtype {grad.dtype}"
+                        )
+                index += 1
 
     def __repr__(self) -> str:
         groups = []
@@ -219,6 +228,7 @@ class SGD(Optimizer):
     def step(self) -> None:
         """One SGD update of every param with a gradient (see the class docstring)."""
         _not_traced(self)
+        self._check_grads()
         changed: list[np.ndarray] = []
         try:
             index = 0
@@ -229,8 +239,6 @@ class SGD(Optimizer):
                     grad = p.grad
                     if grad is None:
                         continue
-                    if grad.shape != p.data.shape:  # never let numpy broadcast a wrong gradient
-                        self._wrong_shape(p, i)
                     if plain:  # the tutorial's update, kept to one numpy expression
                         p.data -= lr * grad
                     else:
@@ -304,12 +312,13 @@ class Adam(Optimizer):
     def step(self) -> None:
         """One Adam update of every param with a gradient (see the class docstring)."""
         _not_traced(self)
+        self._check_grads()
         index = 0
         for group in self.param_groups:
             lr, (beta1, beta2) = group["lr"], group["betas"]
             eps, weight_decay = group["eps"], group["weight_decay"]
             for p in group["params"]:
-                grad = self._grad(p, index)
+                grad = p.grad
                 if grad is not None:
                     state = self.state.get(index)
                     if state is None:

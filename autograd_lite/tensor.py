@@ -20,6 +20,8 @@ def _as_data(data: Any, requires_grad: bool) -> np.ndarray:
         data = data.data
     elif type(data) in (list, tuple):
         data = _values(data)
+    if getattr(data, "_traced", False):  # inside al.compile's trace: kept, so that it is
+        return data  # replayed with each call's values (np.asarray would freeze it)
     try:
         array = np.asarray(data)
     except ValueError as e:  # ragged nested lists

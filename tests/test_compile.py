@@ -14,8 +14,8 @@ from autograd_lite import Tensor, nn, optim
 from tests.strategies import arrays, broadcast_pair, gapped_arrays, nonzero_arrays, shapes
 
 
-def grads_of(params: list[Tensor]) -> list[np.ndarray]:
-    return [p.grad.copy() for p in params]
+def grads_of(params: list[Tensor]) -> list[np.ndarray | None]:
+    return [None if p.grad is None else p.grad.copy() for p in params]
 
 
 def run_both(fn, compiled, args_list, params):
@@ -719,3 +719,74 @@ def test_the_gradient_of_a_replayed_result_leaves_its_backward_for_later():
     al.grad(loss, [y], retain_graph=True)  # d loss / d y needs nothing of the replay
     loss.backward()
     np.testing.assert_array_equal(W.grad, expected)
+
+
+def test_a_rebound_python_value_traces_again_and_random_draws_refuse_to_be_traced():
+    x = Tensor(np.array([1.0, 2.0, 3.0]))
+    scale = 2.0
+    step = al.compile(lambda x: (x * scale).sum())
+    assert step(x).item() == step(x).item() == 12.0
+    scale = 3.0  # a closed-over Python value: the trace used the old one
+    assert step(x).item() == 18.0 and step.traces == 2
+    rng = np.random.default_rng(0)
+    draws = [
+        lambda x: (x * (rng.random(x.shape) > 0.5)).sum(),  # a Generator it closes over
+        lambda x: (x * np.random.rand(3)).sum(),  # numpy's global generator
+    ]
+    for fn in draws:
+        with pytest.raises(al.TracingError, match="draws random numbers"):
+            al.compile(fn)(x)
+
+
+def test_an_in_place_change_of_an_outside_tensor_is_replayed_even_before_any_op_reads_it():
+    def make():
+        count = Tensor(np.array(0.0))
+
+        def fn(x):
+            nonlocal count
+            with al.no_grad():
+                count += 1.0  # a step counter kept in a Tensor (the same object after +=)
+            return (x * count).sum()
+
+        return count, fn
+
+    (count, fn), (eager_count, eager) = make(), make()
+    step, x = al.compile(fn), Tensor(np.ones(2))
+    for _ in range(4):
+        assert step(x).item() == eager(x).item()
+        assert count.item() == eager_count.item()
+    assert step.traces == 1
+
+
+def test_what_a_replay_cannot_take_from_numpy_raises_and_tensors_made_inside_are_replayed():
+    x = Tensor(np.array([1.0, -2.0, 3.0]))
+    for fn in (
+        lambda x: x[np.nonzero(x.data > 0)].sum(),  # several arrays from one call
+        lambda x: x[np.where(x.data > 0)].sum(),
+        lambda x: al.Tensor(np.divmod(x.data, 2.0)[0]).sum(),
+    ):
+        with pytest.raises(al.TracingError, match="returns several arrays"):
+            al.compile(fn)(x)
+
+    def rebuilt(x):
+        return (Tensor(x.data) * 2.0 + al.as_tensor(x * 3.0)).sum()
+
+    step = al.compile(rebuilt)
+    for values in ([1.0, 2.0, 3.0], [4.0, -5.0, 6.0], [0.5, 0.5, 0.5]):
+        x = Tensor(np.array(values))
+        assert step(x).item() == rebuilt(x).item()
+
+
+def test_minus_zero_and_an_argument_passed_twice_are_their_own_signatures():
+    x, y = Tensor(np.ones(3), requires_grad=True), Tensor(np.full(3, 2.0), requires_grad=True)
+
+    def fn(a, b, s):
+        return ((a * b) / (a * s)).tanh().sum()
+
+    step = al.compile(fn)
+    for args in [(x, x, 0.5), (x, y, 0.5), (x, x, 0.5), (y, x, 0.5)]:
+        run_both(fn, step, [args], [x, y])
+    reciprocal = al.compile(lambda a, s: (1.0 / (a * s)).tanh().sum())
+    with np.errstate(divide="ignore"):
+        assert reciprocal(x, 0.0).item() == 3.0
+        assert reciprocal(x, -0.0).item() == -3.0

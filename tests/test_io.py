@@ -508,3 +508,15 @@ def test_tensors_and_parameters_are_saved_as_their_arrays(tmp_path):
     back = load(tmp_path / "m.npz")
     np.testing.assert_array_equal(back["w"], w.data)
     assert back["t"].dtype == np.float32 and isinstance(back["t"], np.ndarray)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX system")
+def test_saving_over_a_pipe_raises_and_leaves_it_a_pipe(tmp_path):
+    import stat
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    with pytest.raises(ValueError, match="not a regular file"):
+        save([1], pipe)
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+    assert os.listdir(tmp_path) == ["pipe"]  # no temporary file left

@@ -129,3 +129,26 @@ def test_state_dict_resumes_the_schedule():
 def test_refusals(make, error, match):
     with pytest.raises(error, match=match):
         make(optim.SGD(two_groups(), lr=1.0))
+
+
+@pytest.mark.parametrize(
+    ("make", "key", "bad", "match"),
+    [
+        (lambda o: lr_scheduler.StepLR(o, 2), "gamma", -2.0, "gamma must be a finite number"),
+        (lambda o: lr_scheduler.StepLR(o, 2), "step_size", 0, "step_size must be positive"),
+        (lambda o: lr_scheduler.CosineAnnealingLR(o, 5), "T_max", 0, "T_max must be positive"),
+        (lambda o: lr_scheduler.CosineAnnealingLR(o, 5), "eta_min", -1.0, "eta_min must be"),
+        (lambda o: lr_scheduler.StepLR(o, 2), "last_epoch", -3, "last_epoch must be"),
+        (lambda o: lr_scheduler.StepLR(o, 2), "base_lrs", [1.0], "base_lrs must be a list of 2"),
+        (lambda o: lr_scheduler.StepLR(o, 2), "_last_lr", [1.0, -1.0], "_last_lr must be"),
+    ],
+)
+def test_load_state_dict_checks_what_the_constructor_checks_and_changes_nothing(
+    make, key, bad, match
+):
+    sched = make(optim.SGD(two_groups(), lr=1.0))
+    sched.step()
+    before = sched.state_dict()
+    with pytest.raises((ValueError, TypeError), match=match):
+        sched.load_state_dict({**before, key: bad})
+    assert sched.state_dict() == before

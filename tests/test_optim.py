@@ -263,14 +263,35 @@ def test_rejects_grad_of_wrong_shape():
         opt.step()
 
 
-def test_a_step_stopped_by_a_wrong_grad_still_counts_the_params_it_changed():
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: optim.SGD(ps, lr=0.1),
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1),
+        lambda ps: optim.Adam(ps, lr=0.1, weight_decay=0.1),
+        lambda ps: optim.AdamW(ps, lr=0.1),
+    ],
+)
+@pytest.mark.parametrize("bad", ["shape", "dtype"])
+def test_a_step_refused_for_a_wrong_grad_changes_nothing(make, bad):
     params = make_params()
-    params[0].grad, params[1].grad = np.ones(params[0].shape), np.ones((1,))
-    before = [p._version for p in params]
-    with pytest.raises(ValueError, match="param 1"):
-        optim.SGD(params, lr=0.1).step()
-    assert params[0]._version == before[0] + 1  # changed: a graph that saved it is stale
-    assert params[1]._version == before[1]
+    opt = make(params)
+    for p in params:
+        p.grad = np.ones(p.shape)
+    opt.step()  # some state to keep
+    values, versions = [p.data.copy() for p in params], [p._version for p in params]
+    state = opt.state_dict()
+    params[1].grad = np.ones((1,)) if bad == "shape" else np.ones(params[1].shape, complex)
+    with pytest.raises(ValueError if bad == "shape" else TypeError, match=f"param 1 has {bad}"):
+        opt.step()  # param 0 comes first: it must not have been updated
+    for p, v, n in zip(params, values, versions, strict=True):
+        np.testing.assert_array_equal(p.data, v)
+        assert p._version == n
+    after = opt.state_dict()
+    assert after["state"].keys() == state["state"].keys()
+    for i, entry in state["state"].items():
+        for k, v in entry.items():
+            np.testing.assert_array_equal(after["state"][i][k], v)
 
 
 # ------------------------------------------------------------------------- state_dict
