@@ -57,6 +57,7 @@ import builtins
 import functools
 import operator
 import threading
+import types
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -855,6 +856,7 @@ class _Plan:
         arg_slots: list,
         epilogue: list,
         grad_mode: bool,
+        bindings: _Bindings,
     ) -> None:
         self.kinds, self.shapes = recorder.kinds, recorder.shapes
         # The arguments that are Tensors (the signature fixes which), with their slots.
@@ -904,7 +906,7 @@ class _Plan:
             for k, ins in enumerate(recorder.program)
             if isinstance(self.steps.get(k), _Kernel)
         }
-        lines = ["def forward(args, outside):"]
+        lines = ["def forward(args, outside):", *bindings.guard(self.env)]
         for i, slot in enumerate(arg_slots):
             if slot is not None:
                 data = ".data" if isinstance(args[i], Tensor) else ""
@@ -1291,9 +1293,6 @@ class Compiled:
             return self.fn(*args)  # inside al.func transforms or another trace: as written
         key = _signature(args)
         plan = self.plans.get(key)
-        if plan is not None and plan.bindings.rebound():
-            self.plans.clear()  # every trace read the objects that are now replaced
-            plan = None
         if plan is not None:
             if len(self.plans) > 1:
                 self.plans.move_to_end(key)  # the most recently used: kept the longest
@@ -1350,8 +1349,7 @@ class Compiled:
                 "numpy.random), which a trace cannot record: every replay would reuse this "
                 "call's draws. Draw them outside and pass them as an argument."
             )
-        plan = _Plan(recorder, out, args, arg_slots, epilogue, grad_mode=key[0])
-        plan.bindings = bindings
+        plan = _Plan(recorder, out, args, arg_slots, epilogue, key[0], bindings)
         out.data = _plain(out.data)
         self.plans[key] = plan
         self.traces += 1
@@ -1407,18 +1405,30 @@ class _Bindings:
                 continue
         self.globals = getattr(fn, "__globals__", {})
         code = getattr(fn, "__code__", None)
-        names = _names_in(code) if code is not None else set()
-        self.names = [(name, self.globals[name]) for name in names if name in self.globals]
+        self.names = [  # (an imported module rebound is not worth a check at every call)
+            (name, self.globals[name])
+            for name in sorted(_names_in(code) if code is not None else ())
+            if name in self.globals and not isinstance(self.globals[name], types.ModuleType)
+        ]
         self.rebinds = versions.rebinds
 
-    def rebound(self) -> bool:
-        if versions.rebinds != self.rebinds:
-            return True
-        for cell, value in self.cells:
-            if cell.cell_contents is not value:
-                return True
-        get = self.globals.get
-        return any(get(name) is not value for name, value in self.names)
+    def guard(self, env: dict) -> list[str]:
+        """The first lines of a replay: trace again if a name now points at another object."""
+        env.update(_versions=versions, b_rebinds=self.rebinds, b_globals=self.globals,
+                   b_missing=object())  # fmt: skip
+        tests = ["_versions.rebinds != b_rebinds"]
+        for i, (cell, value) in enumerate(self.cells):
+            env[f"b_cell{i}"], env[f"b_value{i}"] = cell, value
+            tests.append(f"b_cell{i}.cell_contents is not b_value{i}")
+        for i, (name, value) in enumerate(self.names):
+            env[f"b_global{i}"] = value
+            tests.append(f"b_globals.get({name!r}, b_missing) is not b_global{i}")
+        return [
+            "    # a name the function read (a closure variable, a global, a module's attribute)",
+            "    # rebound since the trace: see _Bindings",
+            "    if (" + "\n            or ".join(tests) + "):",
+            "        raise _Retrace",
+        ]
 
     def random_states(self) -> list:
         """The states of numpy's global generator and of the generators the function names:
@@ -1513,8 +1523,8 @@ def _signature(args: tuple) -> tuple:
             key.append((a.data.shape, a.data.dtype, a.requires_grad))
         elif isinstance(a, np.ndarray):
             key.append((type(a), a.shape, a.dtype))
-        elif type(a) is float:  # by its bits: -0.0 == 0.0, but 1 / -0.0 is not 1 / 0.0
-            key.append(("V", float, a.hex()))
+        elif isinstance(a, float):  # by its bits: -0.0 == 0.0, but 1 / -0.0 is not 1 / 0.0
+            key.append(("V", type(a), a.hex()))
         elif a is None or isinstance(a, bool | int | float | str):
             key.append(("V", type(a), a))
         else:
@@ -1522,10 +1532,10 @@ def _signature(args: tuple) -> tuple:
                 f"al.compile: argument {i} is a {type(a).__name__}; a compiled function takes "
                 "Tensors, numpy arrays and Python scalars (close over anything else)"
             )
-    if len(args) > 1:
+    n = len(args)
+    if n > 1 and (args[0] is args[1] if n == 2 else len(set(map(id, args))) < n):  # twice
         ids = [id(a) for a in args]
-        if len(set(ids)) < len(ids):  # an argument passed twice: where each first appears
-            key.append(tuple(ids.index(i) for i in ids))
+        key.append(tuple(ids.index(i) for i in ids))  # where each first appears
     return tuple(key)
 
 

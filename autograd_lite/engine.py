@@ -554,7 +554,7 @@ def run_backward(
                     continue
                 if g.shape != shape or g.dtype is not dtype:
                     g = _conform(node, g, shape, dtype)
-                # (what _add does, written out: this is the innermost loop of backward)
+                # (the innermost loop of backward: add g into what the edge has received)
                 if edge in pending:
                     pending[edge] = pending[edge] + g
                     if not slow:  # a sum: an array the engine made
@@ -576,11 +576,6 @@ def run_backward(
         return {}
     found.update((k, g) for k, g in pending.items() if k in targets)  # the leaves
     return found
-
-
-def _add(pending: dict, key: Any, g: Any) -> None:
-    """Add gradient `g` into the sum pending for `key` (a node or a leaf)."""
-    pending[key] = pending[key] + g if key in pending else g
 
 
 def _call_rule(node: Function, grad: Any, create_graph: bool, checked: bool) -> Any:
