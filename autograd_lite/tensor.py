@@ -21,11 +21,12 @@ def _as_data(data: Any, requires_grad: bool) -> np.ndarray:
     elif type(data) in (list, tuple):
         data = _values(data)
     if getattr(data, "_traced", False):  # inside al.compile's trace: kept, so that it is
-        return data  # replayed with each call's values (np.asarray would freeze it)
-    try:
-        array = np.asarray(data)
-    except ValueError as e:  # ragged nested lists
-        raise ValueError(f"Tensor: data must be a rectangular array of numbers ({e})") from e
+        array = data  # replayed with each call's values (np.asarray would freeze it)
+    else:
+        try:
+            array = np.asarray(data)
+        except ValueError as e:  # ragged nested lists
+            raise ValueError(f"Tensor: data must be a rectangular array of numbers ({e})") from e
     kind = array.dtype.kind
     if kind == "f":
         return array
