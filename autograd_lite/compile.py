@@ -66,6 +66,7 @@ import numpy as np
 
 from autograd_lite import engine, versions
 from autograd_lite.engine import Function, TracingError, _mode
+from autograd_lite.ops import weighted_gaps
 from autograd_lite.tensor import Tensor, _tensor
 
 __all__ = ["compile", "Compiled", "TracingError"]
@@ -800,13 +801,16 @@ class _CrossEntropyKernel(_Kernel):
             f"subtract(log({total}, out={log_total}), {shifted}, out={gaps})",
             f"divide({exps}, {total}, out={probs})",
         ]
+        self.env["weighted_gaps"] = weighted_gaps
         if self.reduction == "none":
-            lines.append(f"{out} = ({rows} * {gaps}).sum(axis=1)")
-        elif self.reduction == "mean":
-            lines.append(f"{out} = array(vdot({rows}, {gaps}) / {n})")
-        else:
-            lines.append(f"{out} = array(vdot({rows}, {gaps}))")
-        return lines
+            lines.append(f"{out} = weighted_gaps({rows}, {gaps}, True)")
+            return lines
+        scale = f" / {n}" if self.reduction == "mean" else ""
+        return lines + [  # (the scalar check is ops.weighted_gaps's, written out)
+            f"{out} = vdot({rows}, {gaps})",
+            f"if {out} != {out}: {out} = weighted_gaps({rows}, {gaps}, False)  # NaN: 0 * inf?",
+            f"{out} = array({out}{scale})",
+        ]
 
     def backward_code(
         self, g: str, targets: list, fresh: list, g_owned: bool, g_ones: bool, spare: Any

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from autograd_lite.engine import Function, once_differentiable
-from autograd_lite.ops import one_hot_rows
+from autograd_lite.ops import _no_grad_targets, one_hot_rows
 from autograd_lite.tensor import Tensor, as_tensor
 
 __all__ = ["affine", "cross_entropy"]
@@ -130,7 +130,11 @@ class StackedCrossEntropy(Function):
         e, n = total.shape
         shifted *= targets  # sums over each member's rows as products with ones (fast)
         losses = np.log(total) @ _ones(1, n, logits.dtype)[0, 0]
-        losses -= shifted.reshape(e, -1) @ _ones(1, shifted[0].size, logits.dtype)[0, 0]
+        picked = shifted.reshape(e, -1) @ _ones(1, shifted[0].size, logits.dtype)[0, 0]
+        if np.isnan(picked).any():  # 0 * -inf: a logit of -inf where the target is 0 adds 0
+            np.copyto(shifted, 0.0, where=targets == 0)  # (as ops.weighted_gaps)
+            picked = shifted.reshape(e, -1) @ _ones(1, shifted[0].size, logits.dtype)[0, 0]
+        losses -= picked
         exps /= total[..., None]
         ctx.probs, ctx.targets, ctx.scale = exps, targets, 1.0 / n if mean else 1.0
         return losses * ctx.scale if mean else losses
@@ -159,6 +163,8 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "sum") -> Tensor:
     if logits.ndim != 3:
         raise ValueError(f"ensemble.cross_entropy: logits must be (E, N, C), got {logits.shape}")
     e, n, c = logits.shape
+    if isinstance(targets, Tensor) and targets.requires_grad:
+        _no_grad_targets("ensemble.cross_entropy")
     targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if targets.shape == (e, n):
         rows = one_hot_rows(targets.reshape(-1), c, logits.dtype, "ensemble.cross_entropy")

@@ -71,6 +71,7 @@ def register_hook(tensor: Tensor, fn: Hook) -> RemovableHandle:
     """Implementation of `Tensor.register_hook` (see there)."""
     if not callable(fn):
         raise TypeError(f"register_hook: expected a function fn(grad), got {fn!r}")
+    _not_batched(tensor, "register_hook")
     if not tensor.requires_grad:
         raise RuntimeError(
             f"register_hook: this tensor (shape {tensor.shape}) does not require grad, so no "
@@ -92,8 +93,18 @@ def register_hook(tensor: Tensor, fn: Hook) -> RemovableHandle:
     return handle
 
 
+def _not_batched(tensor: Tensor, what: str) -> None:
+    if tensor._batched:
+        raise RuntimeError(
+            f"{what} inside al.func.vmap: a tensor there stands for every example at once "
+            "and gets no gradient of its own. Call it on tensors outside vmap (in eager code "
+            "or under al.func.grad)."
+        )
+
+
 def retain_grad(tensor: Tensor) -> None:
     """Implementation of `Tensor.retain_grad` (see there)."""
+    _not_batched(tensor, "retain_grad")
     if not tensor.requires_grad:
         raise RuntimeError(
             f"retain_grad: this tensor (shape {tensor.shape}) does not require grad, so it "

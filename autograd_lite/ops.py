@@ -456,7 +456,8 @@ class Einsum(Function):
         sizes = {}  # label -> its (broadcast) length
         for term, x in zip(terms, operands):
             for label, n in zip(term, np.shape(x)):
-                sizes[label] = builtins.max(sizes.get(label, 1), n)
+                if sizes.get(label, 1) == 1:  # a length of 1 broadcasts (0 does not)
+                    sizes[label] = n
         grads = []
         for k, need in enumerate(ctx.needs_input_grad):
             if not need:
@@ -654,14 +655,25 @@ def numpy_reduction_check(name: str, out: Any, where: Any, **unsupported: Any) -
             raise TypeError(f"numpy.{name}(..., {key}=...) is not supported on Tensors")
 
 
+def _reduce_or_say_why(reduce: Any, a: np.ndarray, axis: Any, keepdims: bool, name: str) -> Any:
+    """`reduce(axis, keepdims)` (a max or min), with a plain message for an empty group."""
+    try:
+        return reduce(axis=axis, keepdims=keepdims)
+    except ValueError as e:
+        if a.size or isinstance(e, np.exceptions.AxisError):
+            raise
+        raise ValueError(
+            f"{name}: nothing to reduce (shape {a.shape}, axis {axis}): an empty group has no "
+            f"{name}imum"
+        ) from None
+
+
 class Max(Function):
     """Maximum over `axis`; tied elements share the gradient equally."""
 
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
-        if a.size == 0:
-            raise ValueError("max: the tensor is empty")
-        out = a.max(axis=axis, keepdims=keepdims)
+        out = _reduce_or_say_why(a.max, a, axis, keepdims, "max")
         ctx.save_for_backward(a, out)
         ctx.axis, ctx.kept = axis, _kept_shape(a.shape, axis)
         return out
@@ -696,9 +708,7 @@ class Min(Max):
 
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
-        if a.size == 0:
-            raise ValueError("min: the tensor is empty")
-        out = a.min(axis=axis, keepdims=keepdims)
+        out = _reduce_or_say_why(a.min, a, axis, keepdims, "min")
         ctx.save_for_backward(a, out)
         ctx.axis, ctx.kept = axis, _kept_shape(a.shape, axis)
         return out
@@ -788,7 +798,7 @@ class LogSumExp(Function):
 
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
-        peak = a.max(axis=axis, keepdims=True)
+        peak = a.max(axis=axis, keepdims=True, initial=-np.inf)  # (-inf for an empty group)
         peak = np.where(np.isfinite(peak), peak, 0)  # all -inf, or an inf: nothing to shift
         with np.errstate(divide="ignore"):  # log(0) = -inf for a group of -inf only
             total = np.log(np.exp(a - peak).sum(axis=axis, keepdims=keepdims))
@@ -833,8 +843,8 @@ class Norm(Function):
         if not (np.all(out > 0) and np.all(np.isfinite(out))):
             # a * a underflowed to 0 or overflowed to inf (|a| below 1e-154 or above 1e154
             # in float64), or a group is all zeros: ||a|| = s ||a / s|| with s = max |a|.
-            scale = np.abs(a).max(axis=axis, keepdims=True)
-            scale = np.where(scale > 0, scale, 1)
+            scale = np.abs(a).max(axis=axis, keepdims=True, initial=0)  # (empty groups: 0)
+            scale = np.where((scale > 0) & (scale < np.inf), scale, 1)  # (inf: the norm is inf)
             scaled = a / scale
             out = np.sqrt((scaled * scaled).sum(axis=axis, keepdims=True)) * scale
             out = out if keepdims else out.reshape(np.sum(a, axis=axis).shape)
@@ -1853,7 +1863,7 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx, a, axis=-1):
-        e = np.exp(a - a.max(axis=axis, keepdims=True))
+        e = np.exp(a - a.max(axis=axis, keepdims=True, initial=-np.inf))  # (empty rows: -inf)
         out = e / e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(out)
         ctx.axis = axis
@@ -1945,8 +1955,8 @@ class SoftmaxCrossEntropy(Function):
         ctx.save_for_backward(logits, targets)
         ctx.probs, ctx.row_sums, ctx.rows, ctx.reduction = exps / total, row_sums, rows, reduction
         if reduction == "none":
-            return (rows * gaps).sum(axis=1)
-        loss = np.vdot(rows, gaps)  # vdot: sum of t * (l - s) in one call
+            return weighted_gaps(rows, gaps, rowwise=True)
+        loss = weighted_gaps(rows, gaps, rowwise=False)
         return np.array(loss / len(logits) if reduction == "mean" else loss)
 
     @staticmethod
@@ -1965,7 +1975,9 @@ class SoftmaxCrossEntropy(Function):
 
     @staticmethod
     def jvp(ctx, tz, tt, reduction="mean"):  # dL = sum_k (T s_k - t_k) dz_k
-        logits, targets = ctx.inputs  # targets get no derivative (as in backward): tt unused
+        if tt is not None:  # (a tangent of the targets would be dropped: see _no_grad_targets)
+            _no_grad_targets("softmax_cross_entropy")
+        logits, targets = ctx.inputs
         probs = Softmax.apply(logits, axis=1)
         rows = _target_rows(value(targets), value(logits))
         if rows is value(targets):
@@ -1989,6 +2001,29 @@ class SoftmaxCrossEntropy(Function):
         if reduction == "none":
             return losses
         return losses.sum(axis=-1) / n if reduction == "mean" else losses.sum(axis=-1)
+
+
+def _no_grad_targets(where: str) -> None:
+    raise ValueError(
+        f"{where}: the targets carry a gradient (they require grad, or have a tangent), but "
+        "the op differentiates the logits only, so theirs would be silently 0. Pass "
+        "targets.detach(), or write the loss with ops to differentiate the targets too: "
+        "-(targets * al.log_softmax(logits, axis=1)).sum(axis=1)"
+    )
+
+
+def weighted_gaps(rows: np.ndarray, gaps: np.ndarray, rowwise: bool) -> Any:
+    """sum of t * (l - s) over each row (rowwise) or over all (vdot: one call).
+
+    A target of 0 on a class whose logit is -inf adds nothing (the limit of t log t), but
+    0 * inf is NaN: where a NaN appears, the sum is taken again over the nonzero targets.
+    """
+    out = (rows * gaps).sum(axis=1) if rowwise else np.vdot(rows, gaps)
+    if np.isnan(out).any() if rowwise else out != out:
+        with np.errstate(invalid="ignore"):
+            terms = np.where(rows != 0, rows * gaps, 0.0)
+        out = terms.sum(axis=1) if rowwise else terms.sum()
+    return out
 
 
 def _target_rows(targets: Any, logits: Any) -> Any:
@@ -2019,6 +2054,8 @@ def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") ->
     n, c = logits.shape
     if not isinstance(targets, Tensor):
         targets = np.asarray(targets)
+    elif targets.requires_grad:
+        _no_grad_targets("softmax_cross_entropy")
     if targets.ndim == 1:
         if targets.shape[0] != n:
             raise ValueError(

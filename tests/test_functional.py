@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import autograd_lite as al
-from autograd_lite import Tensor
+from autograd_lite import Tensor, ensemble
 from tests.strategies import (
     arrays,
     assert_gradcheck,
@@ -291,7 +291,7 @@ def test_fused_loss_is_finite_and_exact_for_huge_logits(scale, kind):
     np.testing.assert_allclose(mean.item(), composed.item(), rtol=1e-12)
 
 
-def test_fused_loss_accepts_targets_as_tensor_or_whole_floats_and_gives_them_no_grad():
+def test_fused_loss_accepts_targets_as_tensor_or_whole_floats_and_refuses_them_a_grad():
     logits = np.array([[0.2, 1.0, -0.3], [2.0, 0.0, 0.1]])
     expected = al.softmax_cross_entropy(Tensor(logits), np.array([1, 0])).item()
     for targets in (
@@ -306,7 +306,13 @@ def test_fused_loss_accepts_targets_as_tensor_or_whole_floats_and_gives_them_no_
         )
     t = Tensor(np.eye(3)[[1, 0]], requires_grad=True)
     z = Tensor(logits, requires_grad=True)
-    al.softmax_cross_entropy(z, t).backward()
+    with pytest.raises(ValueError, match=r"targets carry a gradient.*targets\.detach\(\)"):
+        al.softmax_cross_entropy(z, t)  # (PyTorch differentiates them: 0 would be wrong)
+    with pytest.raises(ValueError, match="targets carry a gradient"):
+        ensemble.cross_entropy(z.reshape(1, 2, 3), t.reshape(1, 2, 3))
+    with pytest.raises(ValueError, match="targets carry a gradient"):  # a tangent: forward mode
+        al.func.jvp(lambda t: al.softmax_cross_entropy(logits, t), (t.data,), (np.ones((2, 3)),))
+    al.softmax_cross_entropy(z, t.detach()).backward()
     assert t.grad is None and z.grad is not None
 
 

@@ -348,3 +348,60 @@ def test_every_new_op_answers_to_its_numpy_name():
     ]  # fmt: skip
     missing = [n for n in expected if f"numpy.{n}" not in names]
     assert not missing
+
+
+# --- found by trying to break the ops (session 17) ----------------------------------------
+def test_a_class_of_logit_minus_inf_adds_nothing_to_the_cross_entropy():
+    # Masked logits: 0 * inf would make the loss NaN; the limit (and PyTorch) give a number.
+    from autograd_lite import ensemble
+
+    z = np.array([[1.0, -np.inf, 2.0], [0.5, 1.5, -np.inf]])
+    labels = np.array([0, 1])
+    with np.errstate(invalid="ignore"):
+        expected = -np.log(np.exp(z[[0, 1], labels]) / np.exp(z).sum(axis=1))
+    for reduction, want in (("none", expected), ("sum", expected.sum()), ("mean", expected.mean())):
+        loss = al.softmax_cross_entropy(Tensor(z), labels, reduction=reduction)
+        np.testing.assert_allclose(loss.data, want, rtol=1e-15)
+        step = al.compile(lambda z, labels, r=reduction: al.softmax_cross_entropy(z, labels, r))
+        for _ in range(2):  # traced, then replayed
+            np.testing.assert_array_equal(step(Tensor(z), labels).data, loss.data)
+    losses = ensemble.cross_entropy(Tensor(z[None]), labels[None])
+    np.testing.assert_allclose(losses.data, [expected.sum()], rtol=1e-15)
+
+
+def test_norms_of_infinite_and_empty_arrays_are_numpys():
+    for a, axis in (([np.inf, 1.0], None), ([[1.0, -np.inf], [2.0, 3.0]], 1), (np.zeros(0), None),
+                    (np.zeros((3, 0)), 1)):  # fmt: skip
+        a = np.array(a)
+        got = al.norm(Tensor(a), axis=axis).data  # (rescaled where an entry is inf: ~1 ulp)
+        np.testing.assert_allclose(got, np.linalg.norm(a, axis=axis), rtol=1e-15)
+
+
+def test_reductions_of_empty_groups():
+    empty = Tensor(np.zeros((3, 0)), requires_grad=True)
+    assert al.max(empty, axis=0).shape == (0,) and al.min(empty, axis=0).shape == (0,)
+    with pytest.raises(ValueError, match=r"max: nothing to reduce \(shape \(3, 0\), axis 1\)"):
+        al.max(empty, axis=1)
+    assert al.logsumexp(Tensor(np.zeros(0))).item() == -np.inf
+    assert al.softmax(empty).shape == (3, 0)
+    for spec in ("ij->i", "ij->"):  # a summed label of length 0
+        out = al.einsum(spec, empty)
+        out.backward(np.ones(out.shape))
+        assert empty.grad.shape == (3, 0)
+        empty.grad = None
+
+
+def test_hooks_inside_vmap_say_what_is_not_possible():
+    def hooked(x):
+        h = x.sin()
+        h.register_hook(lambda g: g * 2)
+        return h.sum()
+
+    def retained(x):
+        h = x.sin()
+        h.retain_grad()
+        return h.sum()
+
+    for fn, what in ((hooked, "register_hook"), (retained, "retain_grad")):
+        with pytest.raises(RuntimeError, match=f"{what} inside al.func.vmap"):
+            al.func.vmap(fn)(Tensor(np.ones((4, 3)), requires_grad=True))
