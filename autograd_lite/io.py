@@ -32,7 +32,7 @@ import numpy as np
 
 from autograd_lite.tensor import Tensor
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "write_atomically"]
 
 FORMAT_NAME = "autograd_lite"
 FORMAT_VERSION = 1
@@ -69,31 +69,42 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     ``obj`` may nest dicts (str or int keys), lists and tuples of numpy arrays, numpy scalars,
     Tensors and Parameters (their arrays are saved) and Python ``int``/``float``/``bool``/
     ``str``/``None``. Unsupported content raises ``TypeError`` naming its key path before
-    anything is written. The data goes to a temporary file in the same folder, is fsynced,
-    then renamed over ``path``, so a failed save leaves any existing file intact. A new file
-    gets the usual permissions (0o666 less the umask); an existing one keeps its own.
+    anything is written. The file is written atomically (`write_atomically`): a failed save
+    leaves any existing file intact; a new file gets the usual permissions (0o666 less the
+    umask), an existing one keeps its own, and a symlink is written through.
     """
     tree, arrays = _encode(obj)
     meta = json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION, "tree": tree})
     entries = {_META: np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)}
     entries.update(arrays)
 
+    write_atomically(path, lambda f: np.savez(f, allow_pickle=False, **entries), "save")
+
+
+def write_atomically(path: str | os.PathLike[str], write: Any, what: str) -> None:
+    """Call ``write(binary file)`` to make ``path``'s new content, and put it in place whole.
+
+    The data goes to a temporary file in the same folder, is fsynced, then renamed over the
+    path (through a symlink, not over it), so a failed write leaves any existing file intact.
+    A new file gets the usual permissions (0o666 less the umask); an existing one keeps its
+    own. ``what`` names the caller in errors (which name the path as the user gave it).
+    """
     given = os.fspath(path)
     target = os.path.realpath(given)  # write through a symlink, not over it
     folder, name = os.path.split(target)
     if os.path.isdir(target):
-        raise IsADirectoryError(f"save: {given!r} is a folder; give a file name")
+        raise IsADirectoryError(f"{what}: {given!r} is a folder; give a file name")
     if os.path.exists(target) and not os.path.isfile(target):  # (the rename would replace it)
         raise ValueError(
-            f"save: {given!r} is not a regular file (a pipe, a device or a socket); save "
-            "writes a new file and renames it into place, so give the path of a regular file"
+            f"{what}: {given!r} is not a regular file (a pipe, a device or a socket); the "
+            "file is written anew and renamed into place, so give the path of a regular file"
         )
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"save: the folder of {given!r} does not exist")
-    fd, tmp = _create_temporary(folder, name, given)
+        raise FileNotFoundError(f"{what}: the folder of {given!r} does not exist")
+    fd, tmp = _create_temporary(folder, name, given, what)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, allow_pickle=False, **entries)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         with contextlib.suppress(FileNotFoundError):  # an existing file keeps its mode
@@ -106,7 +117,7 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     _fsync_folder(folder)
 
 
-def _create_temporary(folder: str, name: str, given: str) -> tuple[int, str]:
+def _create_temporary(folder: str, name: str, given: str, what: str) -> tuple[int, str]:
     """A new, private-named file beside the target, created with mode 0o666 (the kernel
     applies the umask, which is how a new file normally gets its permissions)."""
     for _ in range(100):
@@ -116,8 +127,8 @@ def _create_temporary(folder: str, name: str, given: str) -> tuple[int, str]:
         except FileExistsError:
             continue
         except OSError as e:
-            raise type(e)(e.errno, f"save: cannot write {given!r} ({e.strerror})") from None
-    raise FileExistsError(f"save: cannot create a temporary file beside {given!r}")
+            raise type(e)(e.errno, f"{what}: cannot write {given!r} ({e.strerror})") from None
+    raise FileExistsError(f"{what}: cannot create a temporary file beside {given!r}")
 
 
 def _encode(obj: Any) -> tuple[Any, dict[str, np.ndarray]]:

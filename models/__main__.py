@@ -281,6 +281,11 @@ def evaluate(args: Namespace) -> cli.Result:
     clf = load(args)
     if clf.n_features_in_ != 2:
         raise UsageError(f"argument --load: the model takes {clf.n_features_in_} features, not 2")
+    if clf.classes_.tolist() != [0, 1]:  # (its accuracy on the moons' labels would mean nothing)
+        raise UsageError(
+            f"argument --load: the model's classes are {clf.classes_.tolist()}, not the "
+            "moons' 0 and 1"
+        )
     _, X_test, _, y_test = load_moons()
     out = {
         "model": args.load,
@@ -306,7 +311,23 @@ def predict(args: Namespace) -> cli.Result:
         X = read_points(sys.stdin if args.input == "-" else args.input, clf.n_features_in_)
     except (OSError, ValueError) as e:
         raise UsageError(f"argument --input: {e}") from None
-    labels, proba = clf.predict(X), clf.predict_proba(X)
+    import numpy as np
+
+    dtype = clf.network_.dtype
+    with np.errstate(over="ignore", invalid="ignore"):
+        big = ~np.isfinite(X.astype(dtype))
+        if big.any():
+            raise UsageError(
+                f"argument --input: point {np.flatnonzero(big.any(axis=1))[0] + 1} does not fit "
+                f"in the model's {dtype} (largest: {np.finfo(dtype).max:.3g})"
+            )
+        labels, proba = clf.predict(X), clf.predict_proba(X)
+    lost = ~np.isfinite(proba).all(axis=1)
+    if lost.any():  # the network's arithmetic overflowed: no probability to report
+        raise UsageError(
+            f"argument --input: point {np.flatnonzero(lost)[0] + 1} is too far out for the "
+            f"network: its probabilities are not finite numbers in {dtype}"
+        )
     out = {
         "model": args.load,
         "input": args.input,

@@ -73,6 +73,8 @@ def path_problem(path: str, folder: bool = False, suffixes: Sequence[str] = ()) 
         return f"{path!r} must end with one of {', '.join(suffixes)}"
     if os.path.exists(path) and os.path.isdir(path) != folder:
         return f"{path!r} is {'a file' if folder else 'a folder'}"
+    if not folder and os.path.exists(path) and not os.path.isfile(path):
+        return f"{path!r} is not a regular file (a pipe, a device or a socket)"
     where = path if folder and os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(where):
         return f"the folder {where!r} does not exist"

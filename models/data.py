@@ -35,11 +35,12 @@ def read_points(source: str | os.PathLike[str] | TextIO, n_features: int = 2) ->
     """Points from a CSV file (a path or an open text file): an array (n_points, n_features).
 
     One point per line, its ``n_features`` coordinates separated by commas. Blank lines and
-    lines starting with ``#`` are skipped, and so is a first line that is not all numbers (a
-    header such as ``x1,x2``). Raises ValueError naming the line of anything else.
+    lines starting with ``#`` are skipped, and so is a first line with letters that is not
+    all numbers (a header such as ``x1,x2``). Raises ValueError naming the line of anything
+    else. A byte order mark at the start is dropped.
     """
     if isinstance(source, str | os.PathLike):
-        with open(source, encoding="utf-8") as f:
+        with open(source, encoding="utf-8-sig") as f:  # (-sig: a byte order mark is dropped)
             return _parse_points(f, os.fspath(source), n_features)
     return _parse_points(source, getattr(source, "name", "input"), n_features)
 
@@ -48,11 +49,11 @@ def _parse_points(lines: Iterable[str], name: str, n_features: int) -> np.ndarra
     rows: list[list[float]] = []
     header, first = "", True
     for number, line in enumerate(lines, start=1):
-        text = line.strip()
+        text = line.strip().lstrip("\ufeff")  # (a byte order mark, from standard input)
         if not text or text.startswith("#"):
             continue
         row = _numbers(text)
-        if row is None and first:
+        if row is None and first and any(c.isalpha() for c in text):  # a header: x1,x2
             header, first = text, False
             continue
         first = False

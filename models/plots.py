@@ -8,10 +8,8 @@ byte-identical PNG, SVG and PDF files (no dates; SVG ids from a fixed salt).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from autograd_lite.io import write_atomically
 from models import tutorial
 from models.data import Data, load_moons
 from models.network import MoonNet, predict_proba
@@ -52,28 +51,15 @@ def render(fig: Figure, suffix: str) -> bytes:
 def save_figures(figures: Mapping[str, Figure]) -> None:
     """Write each figure to its path (the format from its suffix); folders must exist.
 
-    Everything is rendered before the first file is written, and each file is written to a
-    temporary name in its folder then renamed, so no file is ever left half-written.
+    Everything is rendered before the first file is written, and each file is written
+    atomically (as al.save writes: a temporary file renamed into place, through a symlink,
+    an existing file keeping its mode), so no file is ever left half-written.
     """
     rendered = {
         path: render(fig, os.path.splitext(path)[1].lower()) for path, fig in figures.items()
     }
     for path, content in rendered.items():
-        _write_atomically(path, content)
-
-
-def _write_atomically(path: str, content: bytes) -> None:
-    folder, name = os.path.split(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        write_atomically(path, lambda f, content=content: f.write(content), "figure")
 
 
 # ------------------------------------------------------------------------------ the figures

@@ -320,6 +320,38 @@ def test_train_saves_a_model_that_evaluate_and_predict_use(capsys, tmp_path, sav
     assert predicted["classes"] == [0, 1] and len(predicted["probabilities"]) == 5
 
 
+def test_points_the_model_cannot_take_exit_2_with_one_line(capsys, tmp_path, saved):
+    clf = MoonClassifier.load(saved[0])
+    clf.network_.fc1.weight.data[...] = 4.0  # every hidden unit: inf at 1e308
+    clf.network_.fc2.weight.data[...] = [[1.0, -1.0]]  # logits inf - inf: NaN
+    clf.save(tmp_path / "m.npz")
+    points = tmp_path / "far.csv"
+    points.write_text("0,0\n1e308,1e308\n")  # finite, but the network's arithmetic overflows
+    status, out, err = run(capsys, "predict", "--load", tmp_path / "m.npz", "--input", points)
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert "argument --input: point 2 is too far out for the network" in err
+    clf = MoonClassifier(hidden=4, epochs=1, dtype="float32").fit(*load_moons()[::2])
+    clf.save(tmp_path / "f32.npz")
+    points.write_text("1e39,0\n")  # beyond float32
+    status, out, err = run(capsys, "predict", "--load", tmp_path / "f32.npz", "--input", points)
+    assert status == 2 and "point 1 does not fit in the model's float32" in err
+
+
+def test_evaluate_refuses_a_model_of_other_classes(capsys, tmp_path):
+    X, _, y, _ = load_moons()
+    MoonClassifier(hidden=4, epochs=1).fit(X, y + 1).save(tmp_path / "m.npz")
+    status, out, err = run(capsys, "evaluate", "--load", tmp_path / "m.npz")
+    assert status == 2 and out == ""
+    assert "the model's classes are [1, 2], not the moons' 0 and 1" in err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX system")
+def test_saving_onto_a_pipe_exits_2_before_training(capsys, tmp_path, no_training):
+    os.mkfifo(tmp_path / "pipe.npz")
+    status, out, err = run(capsys, "train", "--save", tmp_path / "pipe.npz")
+    assert status == 2 and out == "" and "is not a regular file" in err
+
+
 def test_predict_reads_stdin(capsys, monkeypatch, saved):
     monkeypatch.setattr(sys, "stdin", io.StringIO("0.0,1.0\n2.0,0.0\n"))
     out, _ = run_json(capsys, "predict", "--load", saved[0], "--input", "-")

@@ -40,13 +40,21 @@ def test_read_points_skips_a_header_comments_and_blank_lines(tmp_path):
         ("x1,x2\ny1,y2\n", "line 2"),  # only the first line may be a header
         ("1,nan\n", "line 1"),
         ("1,inf\n", "line 1"),
-        ("1;2\n", "first line, '1;2', was taken for a header"),
-        ("1;2\n3;4\n", "line 2"),
+        ("x1;x2\n", "first line, 'x1;x2', was taken for a header"),
+        ("1;2\n3,4\n", "line 1"),  # a typo, not a header: a header has letters
     ],
 )
 def test_read_points_names_the_bad_line(text, match):
     with pytest.raises(ValueError, match=match):
         read_points(io.StringIO(text))
+
+
+def test_read_points_drops_a_byte_order_mark(tmp_path):
+    path = tmp_path / "excel.csv"  # "CSV UTF-8" as spreadsheets write it: a BOM first
+    path.write_bytes("\ufeff0.5,-1.0\n2,3\n".encode())
+    np.testing.assert_array_equal(read_points(path), [[0.5, -1.0], [2.0, 3.0]])
+    text = io.StringIO("\ufeffx1,x2\n1,2\n")  # (standard input keeps it)
+    np.testing.assert_array_equal(read_points(text), [[1.0, 2.0]])
 
 
 def test_read_points_of_a_missing_file_raises_file_not_found(tmp_path):

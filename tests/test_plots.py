@@ -82,3 +82,20 @@ def test_an_interrupted_save_leaves_no_partial_file(tmp_path, monkeypatch):
         )
     assert [p.name for p in tmp_path.iterdir()] == ["kept.png"]
     assert old.read_bytes() == b"the previous picture"
+
+
+def test_a_figure_is_written_through_a_symlink_and_an_existing_file_keeps_its_mode(tmp_path):
+    import os
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "fig.png").write_bytes(b"old")
+    (tmp_path / "fig.png").symlink_to(tmp_path / "real" / "fig.png")
+    private = tmp_path / "private.png"
+    private.write_bytes(b"old")
+    private.chmod(0o600)
+    plots.save_figures({str(tmp_path / "fig.png"): plots.relu_figure(),
+                        str(private): plots.relu_figure()})  # fmt: skip
+    assert (tmp_path / "fig.png").is_symlink()
+    assert (tmp_path / "real" / "fig.png").read_bytes().startswith(PNG_MAGIC)
+    assert private.read_bytes().startswith(PNG_MAGIC)
+    assert os.stat(private).st_mode & 0o777 == 0o600
