@@ -24,7 +24,7 @@ from autograd_lite.tensor import Tensor, as_tensor
 registry.install_methods(Tensor)
 globals().update(registry.PUBLIC)
 
-from autograd_lite import func, nn, optim, viz  # noqa: E402  (they use the Tensor methods)
+from autograd_lite import ensemble, func, nn, optim, viz  # noqa: E402  (they use Tensor methods)
 from autograd_lite.compile import TracingError, compile  # noqa: E402
 from autograd_lite.io import load, save  # noqa: E402
 
@@ -40,6 +40,7 @@ __all__ = [
     "creation",
     "detect_anomaly",
     "enable_grad",
+    "ensemble",
     "func",
     "functional",
     "grad",

@@ -74,9 +74,9 @@ def positive_float(
     if not 0 < value < math.inf:
         raise ValueError(f"{_subject(name)} be a positive finite number, got {value!r}")
     if (lower is not None and value < lower) or (upper is not None and value > upper):
-        low = "0" if lower is None else f"{lower:g}"
+        low = "(0" if lower is None else f"[{lower:g}"  # (0 itself is refused above)
         high = "inf" if upper is None else f"{upper:g}"
-        raise ValueError(f"{_subject(name)} lie in [{low}, {high}], got {value:g}")
+        raise ValueError(f"{_subject(name)} lie in {low}, {high}], got {value:g}")
     return value
 
 

@@ -59,10 +59,10 @@ INIT = option("--init", choices=("normal", "he", "xavier"), default="normal",
 RUNS = option("--runs", type=integer(MAX_RUNS), default=tutorial.RUNS,
               help=f"independent trainings, 1 to {MAX_RUNS}")
 CLASS_HIDDEN = option("--class-hidden", type=integer(MAX_HIDDEN), default=tutorial.CLASS_HIDDEN,
-                      help="hidden units of the class-based run")
+                      help=f"hidden units of the class-based run, 1 to {MAX_HIDDEN}")
 CLASS_BATCH_SIZE = option("--class-batch-size", type=integer(tutorial.N_TRAIN),
                           default=tutorial.CLASS_BATCH_SIZE,
-                          help="minibatch rows of the class-based run")
+                          help=f"minibatch rows of the class-based run, 1 to {tutorial.N_TRAIN}")
 WORKERS = option("--workers", type=integer(MAX_WORKERS),
                  help=f"processes to train in, 1 to {MAX_WORKERS} (default: one per core); "
                  "the results do not depend on it")
@@ -75,7 +75,7 @@ SCHEDULER = option("--scheduler", metavar="ADDRESS", type=scheduler_address,
                    "(--workers is then unused); needs Dask: pip install \".[dask]\"")
 SEQUENTIAL = option("--sequential", action="store_true",
                     help="train the networks one after another (the slow path) instead of "
-                    "many at once as batched ensembles: the same results, to the last bits")
+                    "many at once as batched ensembles: the same trainings (to 1e-10), more slowly")
 DTYPE = option("--dtype", choices=DTYPES, default="float64",
                help="floating-point type of the weights and computations")
 SWEEP_MIN = option("--min-hidden", type=integer(MAX_HIDDEN), default=tutorial.SWEEP_MIN_HIDDEN,
@@ -86,7 +86,8 @@ SWEEP_MAX = option("--max-hidden", type=integer(MAX_HIDDEN + 1),
 TRIALS = option("--trials", type=integer(MAX_TRIALS), default=tutorial.SWEEP_TRIALS,
                 help=f"trainings per width, 1 to {MAX_TRIALS}")
 SWEEP_EPOCHS = option("--sweep-epochs", type=integer(MAX_EPOCHS),
-                      default=tutorial.SWEEP_EPOCHS, help="epochs of each training of the sweep")
+                      default=tutorial.SWEEP_EPOCHS,
+                      help=f"epochs of each training of the sweep, 1 to {MAX_EPOCHS}")
 SWEEP_OUT = option("--out", type=writable(suffixes=(".png", ".svg", ".pdf")),
                    default="width_sweep.png", help="the figure: a .png, .svg or .pdf file")
 EPS = option("--eps", type=number(lower=1e-10, upper=0.1), default=1e-6,

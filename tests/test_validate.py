@@ -65,7 +65,7 @@ def test_positive_float_bounds():
     assert validate.positive_float(1e-6, "eps", lower=1e-10, upper=0.1) == 1e-6
     with pytest.raises(ValueError, match=r"eps must lie in \[1e-10, 0.1\], got 1e-300"):
         validate.positive_float(1e-300, "eps", lower=1e-10, upper=0.1)
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
         validate.positive_float(2.0, "rtol", upper=1.0)
 
 
