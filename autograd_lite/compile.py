@@ -43,9 +43,9 @@ replay: a different shape traces again. New argument shapes, dtypes, Python scal
 too (a cache of the last `cache_size` traces per function), and so does a Tensor read from
 outside whose shape, dtype or requires_grad changed since the trace, or a name the
 function reads that was rebound since (`_Bindings`: its closure variables and globals, and
-nn.Module attributes, `train()`/`eval()` included). Random draws from numpy inside the
-function raise (a replay would reuse them), and so does a numpy call on a traced value
-that returns several arrays (`np.nonzero`).
+the attributes of the modules among them, `train()`/`eval()` included). Random draws from
+numpy.random or from a Generator the function names raise (a replay would reuse them), and
+so does a numpy call on a traced value that returns several arrays (`np.nonzero`).
 
 A replayed result supports `backward()` (and `al.grad`) but not `create_graph=True`: call
 the function without compiling it for gradients of gradients.
@@ -54,6 +54,7 @@ the function without compiling it for gradients of gradients.
 from __future__ import annotations
 
 import builtins
+import dis
 import functools
 import operator
 import threading
@@ -64,7 +65,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_lite import engine, versions
+from autograd_lite import engine
 from autograd_lite.engine import Function, TracingError, _mode
 from autograd_lite.ops import weighted_gaps
 from autograd_lite.tensor import Tensor, _tensor
@@ -910,7 +911,7 @@ class _Plan:
             for k, ins in enumerate(recorder.program)
             if isinstance(self.steps.get(k), _Kernel)
         }
-        lines = ["def forward(args, outside):", *bindings.guard(self.env)]
+        lines = ["def forward(args, outside):", *bindings.guard(self.env, args)]
         for i, slot in enumerate(arg_slots):
             if slot is not None:
                 data = ".data" if isinstance(args[i], Tensor) else ""
@@ -1349,9 +1350,10 @@ class Compiled:
         if not _same_state(bindings.random_states(), draws):
             _restore(out)
             raise TracingError(
-                "al.compile: the function draws random numbers with numpy (a Generator or "
-                "numpy.random), which a trace cannot record: every replay would reuse this "
-                "call's draws. Draw them outside and pass them as an argument."
+                "al.compile: the function draws random numbers with numpy (a Generator it "
+                "names, or numpy.random), which a trace cannot record: every replay would "
+                "reuse this call's draws. Draw them outside and pass them as an argument. "
+                "(If another thread drew from numpy.random during the trace, call again.)"
             )
         plan = _Plan(recorder, out, args, arg_slots, epilogue, key[0], bindings)
         out.data = _plain(out.data)
@@ -1393,14 +1395,19 @@ class _Bindings:
     update them in place) and replays the Python values the trace used (a `scale` closed
     over, the branch `if self.training` took). If a name now points at another object, the
     replay would be stale, so the function is traced again. Seen: the function's own closure
-    variables and the globals it names (also in functions nested in it), and any rebinding
-    of an nn.Module attribute (a new Parameter or submodule, `train()`/`eval()`:
-    `versions.rebinds`). Not seen: an item of a list or dict replaced, an attribute of
-    another kind of object, or a name read by another function that the function calls.
+    variables and the globals it reads (also in functions nested in it), the modules among
+    them (or the function itself, or the object of a bound method) with every submodule: a
+    rebound attribute (a new Parameter or submodule, `train()`/`eval()`) bumps the module's
+    `_rebinds`; and an argument that was one of those values at the trace. Not seen: an item
+    of a list or dict replaced, an attribute of another kind of object, or a name read by
+    another function that the function calls.
     """
 
     def __init__(self, fn: Callable) -> None:
-        fn = getattr(fn, "__func__", fn)  # a bound method: its function
+        from autograd_lite.nn import Module
+
+        owner = getattr(fn, "__self__", None)  # a bound method's object
+        fn = getattr(fn, "__func__", fn)
         self.cells = []
         for cell in getattr(fn, "__closure__", None) or ():
             try:
@@ -1411,22 +1418,35 @@ class _Bindings:
         code = getattr(fn, "__code__", None)
         self.names = [  # (an imported module rebound is not worth a check at every call)
             (name, self.globals[name])
-            for name in sorted(_names_in(code) if code is not None else ())
+            for name in sorted(_globals_read(code) if code is not None else ())
             if name in self.globals and not isinstance(self.globals[name], types.ModuleType)
         ]
-        self.rebinds = versions.rebinds
+        self.values = [v for _, v in self.cells + self.names]
+        self.modules: dict[int, tuple[Module, int]] = {}
+        for value in (*self.values, fn, owner):
+            if isinstance(value, Module):
+                for m in value.modules():
+                    self.modules.setdefault(id(m), (m, m._rebinds))
 
-    def guard(self, env: dict) -> list[str]:
+    def guard(self, env: dict, args: tuple) -> list[str]:
         """The first lines of a replay: trace again if a name now points at another object."""
-        env.update(_versions=versions, b_rebinds=self.rebinds, b_globals=self.globals,
-                   b_missing=object())  # fmt: skip
-        tests = ["_versions.rebinds != b_rebinds"]
+        env.update(b_globals=self.globals, b_missing=object())
+        tests = []
         for i, (cell, value) in enumerate(self.cells):
             env[f"b_cell{i}"], env[f"b_value{i}"] = cell, value
             tests.append(f"b_cell{i}.cell_contents is not b_value{i}")
         for i, (name, value) in enumerate(self.names):
             env[f"b_global{i}"] = value
             tests.append(f"b_globals.get({name!r}, b_missing) is not b_global{i}")
+        for i, (module, count) in enumerate(self.modules.values()):
+            env[f"b_module{i}"] = module
+            tests.append(f"b_module{i}._rebinds != {count}")
+        for i, a in enumerate(args):  # traced as one slot with the function's own reference
+            if isinstance(a, Tensor) and any(a is v for v in self.values):
+                env[f"b_arg{i}"] = a
+                tests.append(f"args[{i}] is not b_arg{i}")
+        if not tests:
+            return []
         return [
             "    # a name the function read (a closure variable, a global, a module's attribute)",
             "    # rebound since the trace: see _Bindings",
@@ -1438,7 +1458,7 @@ class _Bindings:
         """The states of numpy's global generator and of the generators the function names:
         if a traced call draws from one, a replay would reuse its draws."""
         states = [np.random.get_state(legacy=False)]
-        for _, value in self.cells + self.names:
+        for value in self.values:
             if isinstance(value, np.random.Generator):
                 states.append(value.bit_generator.state)
             elif isinstance(value, np.random.RandomState):
@@ -1459,12 +1479,12 @@ def _same_state(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _names_in(code: Any) -> set[str]:
-    """The global (and attribute) names a code object and the code nested in it read."""
-    names = set(code.co_names)
+def _globals_read(code: Any) -> set[str]:
+    """The global names a code object and the code nested in it load (not attribute names)."""
+    names = {i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"}
     for const in code.co_consts:
         if hasattr(const, "co_names"):
-            names |= _names_in(const)
+            names |= _globals_read(const)
     return names
 
 

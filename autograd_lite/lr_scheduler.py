@@ -87,7 +87,9 @@ class LRScheduler:
         checked["last_epoch"] = validate.seed(state["last_epoch"], f"{where}: last_epoch")
         for key, check in self._settings.items():  # as the constructor checks them
             checked[key] = check(state[key], f"{where}: {key}")
-        self.__dict__.update(checked)  # (all checked first: a refused state changes nothing)
+        # (all checked first: a refused state changes nothing; a subclass's own keys come too)
+        self.__dict__.update({k: list(v) if isinstance(v, list) else v for k, v in state.items()})
+        self.__dict__.update(checked)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self._last_lr})"

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from autograd_lite import engine, ops, validate, versions
+from autograd_lite import engine, ops, validate
 from autograd_lite.tensor import Tensor, as_tensor
 from autograd_lite.versions import mark_changed
 
@@ -91,6 +91,10 @@ class Module:
     """
 
     training: bool
+    # How many times an attribute of this module was rebound to another object (a new
+    # Parameter or submodule, `training` by train()/eval()): al.compile traces a function
+    # again after any, since its replay would read the old objects or take the old branches.
+    _rebinds = 0
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
@@ -127,15 +131,15 @@ class Module:
         else:
             registry.pop(name, None)
             modules.pop(name, None)
-        if self.__dict__.get(name, value) is not value:  # a rebinding: see versions.rebinds
-            versions.rebinds += 1
+        if self.__dict__.get(name, value) is not value:  # a rebinding (see _rebinds)
+            self.__dict__["_rebinds"] = self._rebinds + 1
         # Kept in the instance __dict__ too, so reading `self.weight` is a plain lookup.
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
-        versions.rebinds += 1
+        self.__dict__["_rebinds"] = self._rebinds + 1
         object.__delattr__(self, name)
 
     # --- traversal ------------------------------------------------------------------
@@ -280,8 +284,8 @@ class Module:
         """Set `.training` on this module and every descendant; returns self."""
         mode = bool(mode)
         for module in self._walk():
-            if module.training is not mode:
-                versions.rebinds += 1  # al.compile: a trace took the other mode's branches
+            if module.training is not mode:  # (al.compile: a trace took the other branches)
+                module.__dict__["_rebinds"] = module._rebinds + 1
             object.__setattr__(module, "training", mode)
         return self
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from copy import deepcopy
 from typing import Any
 
 import numpy as np
@@ -206,15 +207,22 @@ class Tensor:
         return _tensor(self.data)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        """copy.deepcopy and pickle: a leaf only, as in PyTorch (a copy of a graph would hold
-        copies of its nodes, which the backward walk cannot order among the originals)."""
+        """pickle: the values, requires_grad and grad, as a leaf. A Tensor made by an op comes
+        back as a leaf too: its graph is not pickled (as in PyTorch)."""
+        return (_leaf, (type(self), self.data, self.requires_grad, self.grad))
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """copy.deepcopy: a leaf only, as in PyTorch (a copy of a graph would hold copies of
+        its nodes, which the backward walk cannot order among the originals)."""
         if self._ctx is not None:
             raise RuntimeError(
-                "copy.deepcopy or pickle of a Tensor made by an op: only leaf Tensors can be "
-                "copied this way, as in PyTorch. Copy t.detach() instead (the same values, "
-                "without the graph)."
+                "copy.deepcopy of a Tensor made by an op: only leaf Tensors can be deep-copied, "
+                "as in PyTorch. Copy t.detach() instead (the same values, without the graph)."
             )
-        return super().__reduce_ex__(protocol)
+        new = _leaf(type(self), deepcopy(self.data, memo), self.requires_grad,
+                    deepcopy(self.grad, memo))  # fmt: skip
+        memo[id(self)] = new
+        return new
 
     def __copy__(self) -> Tensor:
         """copy.copy: a new Tensor object sharing the data, the gradient and the node."""
@@ -328,6 +336,15 @@ def _tensor(data: np.ndarray, ctx: Any = None) -> Tensor:
 
 
 _new = object.__new__
+
+
+def _leaf(cls: type, data: np.ndarray, requires_grad: bool, grad: Any) -> Tensor:
+    """A leaf Tensor of class `cls` as pickle and deepcopy rebuild it."""
+    t = _new(cls)
+    t.data, t.grad, t.requires_grad, t._ctx = data, grad, requires_grad, None
+    return t
+
+
 _next_seq = itertools.count(1).__next__  # (thread-safe: one call into C)
 
 

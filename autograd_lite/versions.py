@@ -25,10 +25,6 @@ from collections.abc import Iterable
 from typing import Any
 
 count = 0  # in-place changes so far (all threads); nodes that save values record it
-# How many times an attribute of an nn.Module was rebound to another object (a new
-# Parameter, a submodule, `training` by eval()): al.compile traces again after any (a replay
-# would read the objects and take the branches of its trace).
-rebinds = 0
 
 # id(memory owner) -> [count at its last change, number of changes, weak reference to it].
 # An entry leaves the table when its owner dies (a weakref callback, which runs before the id

@@ -790,3 +790,58 @@ def test_minus_zero_and_an_argument_passed_twice_are_their_own_signatures():
     with np.errstate(divide="ignore"):
         assert reciprocal(x, 0.0).item() == 3.0
         assert reciprocal(x, -0.0).item() == -3.0
+
+
+mean = 0.0  # a module-level name that is also an attribute name in the function below
+
+
+def _reads_attributes_named_like_globals(x):
+    return (x * 2.0).mean()
+
+
+def test_what_does_not_trace_again_unrelated_modules_attribute_names_and_plain_loops():
+    global mean
+    net, other = nn.Sequential(nn.Linear(3, 4, rng=0), nn.ReLU()), nn.Linear(2, 2, rng=1)
+    opt = optim.SGD(net.parameters(), lr=0.1)
+    step = al.compile(lambda x: net(x).sum())
+    x = np.ones((2, 3))
+    for i in range(6):
+        other.train(i % 2 == 0)  # another model's mode: nothing this function reads
+        opt.zero_grad()
+        step(x).backward()
+        opt.step()  # in place: read afresh
+    assert step.traces == 1
+    net.eval()  # its own model's mode: traced again, once
+    step(x), step(x)
+    assert step.traces == 2
+    means = al.compile(_reads_attributes_named_like_globals)
+    for _ in range(5):
+        mean = 0.9 * mean + means(Tensor(np.ones(3))).item()  # the global, not `.mean`
+    assert means.traces == 1
+
+
+def test_an_argument_that_is_also_read_from_outside_is_traced_again_when_it_changes():
+    w, u = Tensor(np.full(3, 2.0), requires_grad=True), Tensor(np.full(3, 5.0), requires_grad=True)
+    a = Tensor(np.array([1.0, 2.0, 4.0]))
+
+    def fn(v):
+        return (a * v * w).sum()  # v is w at the first call: one slot for both, at the trace
+
+    step = al.compile(fn)
+    for v in (w, u, w, u):
+        assert step(v).item() == fn(v).item()
+
+
+def test_a_scheduler_subclass_gets_its_own_state_back():
+    class Plateau(optim.lr_scheduler.StepLR):
+        def __init__(self, optimizer):
+            self.best = float("inf")
+            super().__init__(optimizer, step_size=2)
+
+    params = [Tensor(np.ones(2), requires_grad=True)]
+    sched = Plateau(optim.SGD(params, lr=1.0))
+    sched.best = 2.0
+    state = sched.state_dict()
+    again = Plateau(optim.SGD(params, lr=1.0))
+    again.load_state_dict(state)
+    assert again.best == 2.0 and again.state_dict() == state

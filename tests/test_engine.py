@@ -1115,7 +1115,7 @@ def test_the_gradient_of_an_intermediate_does_not_run_its_own_rule():
         loss.backward()
 
 
-def test_deepcopy_and_pickle_take_leaves_only():
+def test_deepcopy_takes_leaves_only_and_pickle_gives_a_leaf():
     import copy
     import pickle
 
@@ -1126,9 +1126,11 @@ def test_deepcopy_and_pickle_take_leaves_only():
         np.testing.assert_array_equal(y.data, x.data)
         np.testing.assert_array_equal(y.grad, x.grad)
     h = (x * 2.0).exp()
-    for copier in (copy.deepcopy, pickle.dumps):
-        with pytest.raises(RuntimeError, match=r"only leaf Tensors .* t\.detach\(\)"):
-            copier(h)
+    with pytest.raises(RuntimeError, match=r"only leaf Tensors .* t\.detach\(\)"):
+        copy.deepcopy(h)  # (its nodes would be copied with their recording numbers)
+    unpickled = pickle.loads(pickle.dumps(h))  # as in PyTorch: the values, as a leaf
+    assert unpickled.is_leaf and unpickled.requires_grad
+    np.testing.assert_array_equal(unpickled.data, h.data)
     shallow = copy.copy(h)  # a new Tensor object on the same node: backward works
     (h.sum() + shallow.sum()).backward()
     np.testing.assert_allclose(x.grad, 1.0 + 2 * 2.0 * np.exp(2.0 * x.data), rtol=1e-15)
