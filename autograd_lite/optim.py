@@ -160,7 +160,9 @@ class Optimizer:
                             f"{type(self).__name__}.step: param {index} has shape {data.shape} "
                             f"but its grad has shape {grad.shape}"
                         )
-                    if not np.can_cast(grad.dtype, data.dtype, "same_kind"):
+                    if grad.dtype is not data.dtype and not np.can_cast(
+                        grad.dtype, data.dtype, "same_kind"
+                    ):  # (the usual case, one dtype, costs one identity check)
                         raise TypeError(
                             f"{type(self).__name__}.step: param {index} has dtype {data.dtype} "
                             f"but its grad has dtype {grad.dtype}"
