@@ -124,7 +124,7 @@ class Tensor:
                 f"bool: the truth value of a tensor with {self.data.size} elements is "
                 "ambiguous; use (t > 0).any() or (t > 0).all()"
             )
-        return bool(self.data.item())
+        return bool(self._one_element("bool"))
 
     def __float__(self) -> float:
         return float(self._one_element("float"))
@@ -147,6 +147,8 @@ class Tensor:
                 f"{what}(): only one-element tensors can be converted to Python scalars, got "
                 f"shape {self.shape}"
             )
+        if getattr(self.data, "_traced", False):  # inside al.compile's trace: say which call
+            self.data._concrete(f"{what}()")
         return self.data.item()
 
     def __format__(self, spec: str) -> str:

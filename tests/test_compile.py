@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import numpy as np
@@ -434,20 +435,22 @@ def test_the_cache_keeps_the_last_traces():
 
 # --- what cannot be replayed raises -------------------------------------------------------------
 @pytest.mark.parametrize(
-    "body",
+    "body, what",
     [
-        lambda x: x * 2 if x.sum() > 0 else x,  # bool() of a traced value
-        lambda x: x * float(x.sum()),
-        lambda x: x * x.sum().item(),
-        lambda x: x * int(x.sum()),
-        lambda x: x * np.asarray(x).sum(),
-        lambda x: x[: int(x.data[0])],
+        (lambda x: x * 2 if x.sum() > 0 else x, "bool()"),
+        (lambda x: x * float(x.sum()), "float()"),
+        (lambda x: x * x.sum().item(), "item()"),
+        (lambda x: x * int(x.sum()), "int()"),
+        (lambda x: x * np.asarray(x).sum(), "np.asarray()"),
+        (lambda x: x[: int(x.data[0])], "int()"),
     ],
     ids=["bool", "float", "item", "int", "np.asarray", "int of data"],
 )
-def test_python_control_flow_on_values_raises(body):
+def test_python_control_flow_on_values_raises_naming_the_conversion(body, what):
     step = al.compile(lambda x: body(x).sum())
-    with pytest.raises(al.TracingError, match="cannot be replayed"):
+    with pytest.raises(
+        al.TracingError, match=rf"{re.escape(what)} of a traced value.*cannot be replayed"
+    ):
         step(Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True))
 
 
