@@ -7,6 +7,7 @@ attached to the class when the package is imported, so an op is declared in one 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable
 from copy import deepcopy
@@ -227,11 +228,15 @@ class Tensor:
         return new
 
     def __copy__(self) -> Tensor:
-        """copy.copy: a new Tensor object sharing the data, the gradient and the node."""
+        """copy.copy: a new Tensor object sharing the data, the gradient and the node (every
+        slot of its class, a subclass's too)."""
         new = _new(type(self))
-        for name in ("data", "grad", "requires_grad", "_ctx", "_tangents"):
-            if hasattr(self, name):
-                setattr(new, name, getattr(self, name))
+        for cls in type(self).__mro__:
+            for name in getattr(cls, "__slots__", ()):
+                slot = cls.__dict__[name]  # (the slot itself, under any property of that name)
+                if name != "__weakref__":
+                    with contextlib.suppress(AttributeError):  # (a slot never set)
+                        slot.__set__(new, slot.__get__(self, cls))
         return new
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:

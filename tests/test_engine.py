@@ -1134,3 +1134,18 @@ def test_deepcopy_takes_leaves_only_and_pickle_gives_a_leaf():
     shallow = copy.copy(h)  # a new Tensor object on the same node: backward works
     (h.sum() + shallow.sum()).backward()
     np.testing.assert_allclose(x.grad, 1.0 + 2 * 2.0 * np.exp(2.0 * x.data), rtol=1e-15)
+
+
+def test_copy_copy_keeps_every_slot_of_subclasses_too():
+    import copy
+
+    from autograd_lite import nn
+
+    p = nn.Parameter(np.ones(2))
+    q = copy.copy(p)
+    assert type(q) is nn.Parameter and q.data is p.data and q.requires_grad
+
+    def doubled(v):  # inside vmap: a batched tensor, whose .data cannot be read
+        return (copy.copy(v) * 2.0).sum()
+
+    np.testing.assert_array_equal(al.func.vmap(doubled)(np.ones((3, 2))).data, [4.0, 4.0, 4.0])
